@@ -1,0 +1,48 @@
+package scheduler
+
+import (
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Options configures a Scheduler.
+type Options struct {
+	// ConfigFile is a KubeSchedulerConfiguration file. Empty means the
+	// default profile of the kube-scheduler this module is built with.
+	ConfigFile string
+	// Profile names the profile to use from ConfigFile; empty means the first.
+	Profile string
+	// Seed drives tie-breaking between equally scored nodes. The same
+	// snapshot, pods and seed give the same placements.
+	Seed int64
+	// Naive turns off every optimisation: each pod runs the framework's
+	// PreFilter, Filter on every node, PreScore and Score, as a plain loop
+	// over the upstream framework would. It exists as the baseline that
+	// benchmarks and equivalence tests compare against.
+	Naive bool
+}
+
+// Result is the outcome of one scheduling attempt. An unschedulable pod is
+// an expected outcome, reported here, not as an error.
+type Result struct {
+	// NodeName is the chosen node; empty when the pod fits nowhere.
+	NodeName string
+	// Unschedulable explains why the pod fits nowhere; nil on success.
+	Unschedulable *Unschedulable
+	// Victims are the lower-priority pods preemption would evict so that the
+	// pod fits on NominatedNode. Set only when the pod fits nowhere as is.
+	Victims []*corev1.Pod
+	// NominatedNode is where the pod would go once Victims are gone.
+	NominatedNode string
+}
+
+// Unschedulable describes why a pod fits on no node, in the scheduler's own
+// words.
+type Unschedulable struct {
+	// Message is the scheduler's message, e.g.
+	// "0/500 nodes are available: 312 Insufficient cpu, ...".
+	Message string
+	// Reasons counts nodes by the reason that rejected them.
+	Reasons map[string]int
+	// Plugins are the plugins that rejected the pod on at least one node.
+	Plugins []string
+}

@@ -1,0 +1,89 @@
+package scheduler
+
+import (
+	corev1 "k8s.io/api/core/v1"
+)
+
+// maxSignatures bounds the cache: past it the cache starts afresh. Each
+// signature costs one entry per node.
+const maxSignatures = 4096
+
+// evalCache remembers, per pod signature and node slot, the verdict and raw
+// scores of the node-local plugins and the node generation they were
+// computed at. Node generations come from a process-wide counter that never
+// repeats, so an entry whose generation matches describes the node as it
+// is now, even after a Revert brought back an older state.
+type evalCache struct {
+	bySignature map[string][]cacheEntry
+}
+
+type cacheEntry struct {
+	generation int64
+	fits       bool
+	scored     bool
+	local      []int64
+}
+
+func newEvalCache() *evalCache { return &evalCache{bySignature: map[string][]cacheEntry{}} }
+
+// entriesFor returns the entries for pod's signature, one per node slot.
+func (c *evalCache) entriesFor(pod *corev1.Pod, slots int) []cacheEntry {
+	sig := c.signature(pod)
+	e, ok := c.bySignature[sig]
+	if !ok {
+		if len(c.bySignature) >= maxSignatures {
+			clear(c.bySignature)
+		}
+		e = make([]cacheEntry, slots)
+		c.bySignature[sig] = e
+	}
+	if len(e) < slots {
+		e = append(e, make([]cacheEntry, slots-len(e))...)
+		c.bySignature[sig] = e
+	}
+	return e
+}
+
+// signature identifies everything a node-local plugin reads from a pod: its
+// namespace (volume lookups) and its spec, less the node it may already be
+// bound to, plus the resources its containers were allocated (in-place
+// resize). Two pods with the same signature get the same verdict from those
+// plugins on the same node state.
+func (c *evalCache) signature(pod *corev1.Pod) string {
+	spec := pod.Spec
+	spec.NodeName = ""
+	b, err := spec.Marshal()
+	if err != nil {
+		// Unreachable for a valid spec; a unique key keeps the cache correct.
+		return string(pod.UID) + "/" + pod.Namespace + "/" + pod.Name
+	}
+	key := make([]byte, 0, len(b)+len(pod.Namespace)+64)
+	key = append(key, pod.Namespace...)
+	key = append(key, 0)
+	key = append(key, b...)
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.AllocatedResources == nil && cs.Resources == nil {
+			continue
+		}
+		if rb, err := cs.Marshal(); err == nil {
+			key = append(key, rb...)
+		}
+	}
+	return string(key)
+}
+
+// cacheable reports whether a pod's node-local verdicts may be reused: pods
+// with volume claims or resource claims are evaluated afresh every time,
+// since what their plugins read (claims, volumes, their use by other pods)
+// can change between cycles.
+func cacheable(pod *corev1.Pod) bool {
+	if len(pod.Spec.ResourceClaims) > 0 {
+		return false
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
+			return false
+		}
+	}
+	return true
+}

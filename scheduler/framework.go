@@ -1,0 +1,225 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	resourceapi "k8s.io/api/resource/v1"
+	schedulingv1alpha3 "k8s.io/api/scheduling/v1alpha3"
+	schedulingv1beta1 "k8s.io/api/scheduling/v1beta1"
+	storagev1 "k8s.io/api/storage/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/dynamic-resource-allocation/structured"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/latest"
+	configscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/names"
+	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
+	"k8s.io/kubernetes/pkg/scheduler/metrics"
+)
+
+var registerMetrics sync.Once
+
+// loadProfile returns the scheduler profile to run: the named (or first)
+// profile of the KubeSchedulerConfiguration in file, decoded and defaulted by
+// the scheduler's own scheme, or the default profile when file is empty.
+func loadProfile(file, name string) (*config.KubeSchedulerProfile, error) {
+	var cfg *config.KubeSchedulerConfiguration
+	if file == "" {
+		def, err := latest.Default()
+		if err != nil {
+			return nil, fmt.Errorf("building the default scheduler configuration: %w", err)
+		}
+		cfg = def
+	} else {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading scheduler configuration: %w", err)
+		}
+		obj, _, err := configscheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%s: decoding KubeSchedulerConfiguration: %w", file, err)
+		}
+		c, ok := obj.(*config.KubeSchedulerConfiguration)
+		if !ok {
+			return nil, fmt.Errorf("%s: expected a KubeSchedulerConfiguration, got %T", file, obj)
+		}
+		if err := validation.ValidateKubeSchedulerConfiguration(c); err != nil {
+			return nil, fmt.Errorf("%s: invalid KubeSchedulerConfiguration: %w", file, err)
+		}
+		cfg = c
+	}
+	if len(cfg.Profiles) == 0 {
+		return nil, fmt.Errorf("%s: the scheduler configuration has no profile", file)
+	}
+	for i := range cfg.Profiles {
+		p := &cfg.Profiles[i]
+		if name == "" || p.SchedulerName == name {
+			if p.PercentageOfNodesToScore == nil {
+				p.PercentageOfNodesToScore = cfg.PercentageOfNodesToScore
+			}
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no scheduler profile named %q", file, name)
+}
+
+// frameworkParts is what buildFramework returns: the framework, the plugin
+// instances it runs (by name), and the view it gives PodTopologySpread.
+type frameworkParts struct {
+	fw        framework.Framework
+	plugins   map[string]fwk.Plugin
+	nsView    *namespaceView
+	informers informers.SharedInformerFactory
+}
+
+// buildFramework builds the real scheduling framework for profile over the
+// in-memory store. Informer-backed listers (Services, controllers, volumes,
+// PDBs, namespaces) are filled directly by the caller; the informers are
+// never started, so nothing talks to an API server.
+func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, st *store, useViews bool) (*frameworkParts, error) {
+	registerMetrics.Do(metrics.Register)
+
+	client := fake.NewClientset()
+	factory := informers.NewSharedInformerFactory(client, 0)
+	parts := &frameworkParts{
+		plugins:   map[string]fwk.Plugin{},
+		nsView:    &namespaceView{s: st},
+		informers: factory,
+	}
+	lister := storeLister{s: st}
+
+	registry := plugins.NewInTreeRegistry()
+	for name, factoryFn := range registry {
+		name, factoryFn := name, factoryFn
+		registry[name] = func(ctx context.Context, args runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			if useViews && name == names.PodTopologySpread {
+				h = viewHandle{Handle: h, lister: namespaceLister{storeLister: lister, v: parts.nsView}}
+			}
+			p, err := factoryFn(ctx, args, h)
+			if err == nil {
+				parts.plugins[name] = p
+			}
+			return p, err
+		}
+	}
+
+	fw, err := frameworkruntime.NewFramework(ctx, registry, profile,
+		frameworkruntime.WithClientSet(client),
+		frameworkruntime.WithInformerFactory(factory),
+		frameworkruntime.WithSnapshotSharedLister(lister),
+		frameworkruntime.WithMutableSnapshotLister(lister),
+		frameworkruntime.WithSharedDRAManager(noDRA{}),
+		frameworkruntime.WithSharedCSIManager(noCSI{}),
+		frameworkruntime.WithPodNominator(noNominator{}),
+		frameworkruntime.WithEventRecorder(events.NewFakeRecorder(0)),
+		frameworkruntime.WithParallelism(parallelism()),
+		frameworkruntime.WithLogger(klog.Background()),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("building scheduler framework for profile %q: %w", profile.SchedulerName, err)
+	}
+	parts.fw = fw
+	return parts, nil
+}
+
+// viewHandle is the framework handle with a different snapshot lister.
+type viewHandle struct {
+	fwk.Handle
+	lister fwk.SharedLister
+}
+
+func (h viewHandle) SnapshotSharedLister() fwk.SharedLister { return h.lister }
+
+// --- empty implementations of the managers the framework requires ---
+
+type noPodGroups struct{}
+
+func (noPodGroups) Get(namespace, name string) (fwk.PodGroupState, error) {
+	return nil, fmt.Errorf("pod group %s/%s not found", namespace, name)
+}
+
+// The pod-group listers have methods named Get with different signatures,
+// so each needs its own type.
+type (
+	noPodGroupLister          struct{}
+	noCompositePodGroupStates struct{}
+	noCompositePodGroupLister struct{}
+)
+
+func (noPodGroupLister) Get(namespace, name string) (*schedulingv1beta1.PodGroup, error) {
+	return nil, fmt.Errorf("pod group %s/%s not found", namespace, name)
+}
+func (noCompositePodGroupStates) Get(namespace, name string) (fwk.CompositePodGroupState, error) {
+	return nil, fmt.Errorf("composite pod group %s/%s not found", namespace, name)
+}
+func (noCompositePodGroupLister) Get(namespace, name string) (*schedulingv1alpha3.CompositePodGroup, error) {
+	return nil, fmt.Errorf("composite pod group %s/%s not found", namespace, name)
+}
+
+type noDRA struct{}
+
+func (noDRA) ResourceClaims() fwk.ResourceClaimTracker       { return noClaims{} }
+func (noDRA) ResourceSlices() fwk.ResourceSliceLister        { return noSlices{} }
+func (noDRA) DeviceClasses() fwk.DeviceClassLister           { return noClasses{} }
+func (noDRA) DeviceClassResolver() fwk.DeviceClassResolver   { return noClasses{} }
+func (noSlices) ListWithDeviceTaintRules() ([]*resourceapi.ResourceSlice, error) { return nil, nil }
+
+type (
+	noClaims  struct{}
+	noSlices  struct{}
+	noClasses struct{}
+)
+
+func (noClasses) List() ([]*resourceapi.DeviceClass, error) { return nil, nil }
+func (noClasses) Get(name string) (*resourceapi.DeviceClass, error) {
+	return nil, fmt.Errorf("device class %q not found", name)
+}
+func (noClasses) GetDeviceClass(corev1.ResourceName) *resourceapi.DeviceClass { return nil }
+
+func (noClaims) List() ([]*resourceapi.ResourceClaim, error) { return nil, nil }
+func (noClaims) Get(namespace, name string) (*resourceapi.ResourceClaim, error) {
+	return nil, fmt.Errorf("resource claim %s/%s not found", namespace, name)
+}
+func (noClaims) ListAllAllocatedDevices() (sets.Set[structured.DeviceID], error) { return nil, nil }
+func (noClaims) GatherAllocatedState() (*structured.AllocatedState, error) {
+	return &structured.AllocatedState{}, nil
+}
+func (noClaims) SignalClaimPendingAllocation(types.UID, *resourceapi.ResourceClaim) error {
+	return nil
+}
+func (noClaims) GetPendingAllocation(types.UID) *resourceapi.AllocationResult { return nil }
+func (noClaims) MaybeRemoveClaimPendingAllocation(types.UID, bool) bool       { return false }
+func (noClaims) AssumeClaimAfterAPICall(*resourceapi.ResourceClaim) error    { return nil }
+func (noClaims) AssumedClaimRestore(string, string)                          {}
+
+type noCSI struct{}
+
+func (noCSI) CSINodes() fwk.CSINodeLister { return noCSINodes{} }
+
+type noCSINodes struct{}
+
+func (noCSINodes) List() ([]*storagev1.CSINode, error) { return nil, nil }
+func (noCSINodes) Get(name string) (*storagev1.CSINode, error) {
+	return nil, fmt.Errorf("csinode %q not found", name)
+}
+
+type noNominator struct{}
+
+func (noNominator) AddNominatedPod(klog.Logger, fwk.PodInfo, *fwk.NominatingInfo) {}
+func (noNominator) DeleteNominatedPodIfExists(*corev1.Pod)                       {}
+func (noNominator) UpdateNominatedPod(klog.Logger, *corev1.Pod, fwk.PodInfo)     {}
+func (noNominator) NominatedPodsForNode(string) []fwk.PodInfo                    { return nil }

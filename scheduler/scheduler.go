@@ -1,0 +1,244 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/apis/config"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+	"k8s.io/utils/ptr"
+
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+// Scheduler places pods on the nodes of an in-memory cluster with the real
+// kube-scheduler framework. It is not safe for concurrent use; run one
+// Scheduler per goroutine (they share nothing).
+type Scheduler struct {
+	opts    Options
+	profile *config.KubeSchedulerProfile
+	st      *store
+	parts   *frameworkParts
+	fw      framework.Framework
+
+	filters []pluginRef[fwk.FilterPlugin]
+	scores  []pluginRef[fwk.ScorePlugin]
+	cache   *evalCache
+}
+
+// pluginRef is a plugin the scheduler may call directly, with whether its
+// result on a node depends only on the pod and that node (local) or on the
+// rest of the cluster too.
+type pluginRef[P fwk.Plugin] struct {
+	p     P
+	local bool
+}
+
+// nodeLocalPlugins lists the in-tree plugins whose Filter and Score results
+// depend only on the incoming pod, its cycle state from PreFilter/PreScore
+// (itself computed from the pod alone for these plugins) and the one node's
+// NodeInfo. Their results are reused across pods with the same scheduling
+// signature as long as the node's generation has not changed. Every other
+// plugin, including any out-of-tree one, runs on every cycle.
+var nodeLocalPlugins = map[string]bool{
+	"NodeUnschedulable":               true,
+	"NodeName":                        true,
+	"TaintToleration":                 true,
+	"NodeAffinity":                    true,
+	"NodePorts":                       true,
+	"NodeResourcesFit":                true,
+	"NodeResourcesBalancedAllocation": true,
+	"VolumeRestrictions":              true,
+	"NodeVolumeLimits":                true,
+	"VolumeBinding":                   true,
+	"VolumeZone":                      true,
+	"NodeDeclaredFeatures":            true,
+}
+
+func parallelism() int { return max(1, runtime.GOMAXPROCS(0)) }
+
+// New builds the scheduler's state from snap: its nodes, the pods bound to
+// them (except those in a terminal phase), and the objects plugins read
+// through listers (Services and controllers for default spreading, volumes,
+// PDBs, namespaces, priority classes).
+func New(ctx context.Context, snap *snapshot.Snapshot, opts Options) (*Scheduler, error) {
+	profile, err := loadProfile(opts.ConfigFile, opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	if profile.PercentageOfNodesToScore == nil || *profile.PercentageOfNodesToScore == 0 {
+		// Pinned: score every feasible node. The real scheduler's adaptive
+		// sample starts at a rotating index and stops early, so its choice
+		// depends on scheduling history and goroutine timing; a plan review
+		// needs the same answer twice.
+		profile.PercentageOfNodesToScore = ptr.To[int32](100)
+	}
+	st := newStore()
+	parts, err := buildFramework(ctx, profile, st, !opts.Naive)
+	if err != nil {
+		return nil, err
+	}
+	s := &Scheduler{opts: opts, profile: profile, st: st, parts: parts, fw: parts.fw, cache: newEvalCache()}
+	if err := s.resolvePlugins(); err != nil {
+		return nil, err
+	}
+	if err := s.loadObjects(snap); err != nil {
+		return nil, err
+	}
+	nodes := make([]*corev1.Node, 0, len(snap.Nodes))
+	for i := range snap.Nodes {
+		nodes = append(nodes, &snap.Nodes[i])
+	}
+	slices.SortFunc(nodes, func(a, b *corev1.Node) int { return compareStrings(a.Name, b.Name) })
+	for _, n := range nodes {
+		st.setNode(n)
+	}
+	for i := range snap.Pods {
+		p := &snap.Pods[i]
+		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if err := s.AddPod(p); err != nil {
+			return nil, fmt.Errorf("adding pod %s/%s: %w", p.Namespace, p.Name, err)
+		}
+	}
+	return s, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *Scheduler) resolvePlugins() error {
+	listed := s.fw.ListPlugins()
+	for _, c := range listed.Filter.Enabled {
+		p, ok := s.parts.plugins[c.Name].(fwk.FilterPlugin)
+		if !ok {
+			return fmt.Errorf("filter plugin %q has no instance", c.Name)
+		}
+		s.filters = append(s.filters, pluginRef[fwk.FilterPlugin]{p: p, local: nodeLocalPlugins[c.Name]})
+	}
+	for _, c := range listed.Score.Enabled {
+		p, ok := s.parts.plugins[c.Name].(fwk.ScorePlugin)
+		if !ok {
+			return fmt.Errorf("score plugin %q has no instance", c.Name)
+		}
+		s.scores = append(s.scores, pluginRef[fwk.ScorePlugin]{p: p, local: nodeLocalPlugins[c.Name]})
+	}
+	return nil
+}
+
+// ProfileName is the name of the scheduler profile in use.
+func (s *Scheduler) ProfileName() string { return s.profile.SchedulerName }
+
+// AddPod adds a pod bound to pod.Spec.NodeName, without scheduling it.
+func (s *Scheduler) AddPod(pod *corev1.Pod) error {
+	if pod.Spec.NodeName == "" {
+		return fmt.Errorf("pod %s/%s has no node", pod.Namespace, pod.Name)
+	}
+	pi, err := framework.NewPodInfo(pod)
+	if err != nil {
+		return fmt.Errorf("pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return s.st.addPod(pi, pod.Spec.NodeName)
+}
+
+// RemovePod removes a pod from the node named in pod.Spec.NodeName.
+func (s *Scheduler) RemovePod(pod *corev1.Pod) error {
+	if err := s.st.removePod(pod, pod.Spec.NodeName); err != nil {
+		return fmt.Errorf("removing pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	return nil
+}
+
+// AddNode adds a node, or updates it (labels, taints, unschedulable,
+// allocatable) keeping the pods already on it.
+func (s *Scheduler) AddNode(node *corev1.Node) { s.st.setNode(node) }
+
+// RemoveNode removes a node and every pod on it.
+func (s *Scheduler) RemoveNode(name string) error { return s.st.removeNode(name) }
+
+// NodeNames lists the nodes in the scheduler's current state.
+func (s *Scheduler) NodeNames() []string {
+	nl := s.st.lists()
+	out := make([]string, len(nl.all))
+	for i, n := range nl.all {
+		out[i] = n.Node().Name
+	}
+	return out
+}
+
+// PodsOn lists the pods on a node in the scheduler's current state.
+func (s *Scheduler) PodsOn(nodeName string) []*corev1.Pod {
+	n := s.st.get(nodeName)
+	if n == nil {
+		return nil
+	}
+	out := make([]*corev1.Pod, len(n.info.Pods))
+	for i, p := range n.info.Pods {
+		out[i] = p.GetPod()
+	}
+	return out
+}
+
+// Fork starts a layer of changes that Revert discards and Commit keeps.
+// Forks nest. A fork copies one pointer per node, never the pods.
+func (s *Scheduler) Fork() { s.st.fork() }
+
+// Revert discards every change since the matching Fork.
+func (s *Scheduler) Revert() { s.st.revert() }
+
+// Commit keeps every change since the matching Fork in the layer below.
+func (s *Scheduler) Commit() { s.st.commit() }
+
+// Place schedules pod and, when it fits, adds it to the chosen node in the
+// scheduler's state. pod itself is not modified; its copy in the state has
+// Spec.NodeName set.
+func (s *Scheduler) Place(ctx context.Context, pod *corev1.Pod) (Result, error) {
+	res, err := s.Schedule(ctx, pod)
+	if err != nil || res.NodeName == "" {
+		return res, err
+	}
+	bound := pod.DeepCopy()
+	bound.Spec.NodeName = res.NodeName
+	if err := s.AddPod(bound); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// CheckFit runs every filter plugin for pod on one node. It returns "" when
+// the pod fits there, else the rejecting plugin's reasons.
+func (s *Scheduler) CheckFit(ctx context.Context, pod *corev1.Pod, nodeName string) (string, error) {
+	n := s.st.get(nodeName)
+	if n == nil {
+		return "", fmt.Errorf("node %q not found", nodeName)
+	}
+	s.parts.nsView.focus(pod.Namespace)
+	state := framework.NewCycleState()
+	_, status, _ := s.fw.RunPreFilterPlugins(ctx, state, pod)
+	if !status.IsSuccess() {
+		if !status.IsRejected() {
+			return "", status.AsError()
+		}
+		return status.Message(), nil
+	}
+	status = s.fw.RunFilterPlugins(ctx, state, pod, n.info)
+	if status.IsSuccess() {
+		return "", nil
+	}
+	if !status.IsRejected() {
+		return "", status.AsError()
+	}
+	return fmt.Sprintf("%s: %s", status.Plugin(), status.Message()), nil
+}

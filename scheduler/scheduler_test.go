@@ -1,0 +1,326 @@
+package scheduler_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	. "github.com/noderoll/noderoll/internal/testutil"
+	"github.com/noderoll/noderoll/scheduler"
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+func cluster(nodes []*corev1.Node, pods ...*corev1.Pod) *snapshot.Snapshot {
+	s := &snapshot.Snapshot{}
+	for _, n := range nodes {
+		s.Nodes = append(s.Nodes, *n)
+	}
+	for _, p := range pods {
+		s.Pods = append(s.Pods, *p)
+	}
+	return s
+}
+
+func newScheduler(t testing.TB, snap *snapshot.Snapshot, naive bool) *scheduler.Scheduler {
+	t.Helper()
+	s, err := scheduler.New(context.Background(), snap, scheduler.Options{Seed: 1, Naive: naive})
+	if err != nil {
+		t.Fatalf("scheduler.New: %v", err)
+	}
+	return s
+}
+
+func localPV(name, node string) (*corev1.PersistentVolume, *corev1.PersistentVolumeClaim) {
+	sc := "local-storage"
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: mustQty("10Gi")},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			StorageClassName:              sc,
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: "/mnt/disk"}},
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: corev1.LabelHostname, Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
+			}}}},
+			ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: "default", Name: "data-" + name},
+		},
+		Status: corev1.PersistentVolumeStatus{Phase: corev1.VolumeBound},
+	}
+	pvc := &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "data-" + name, Namespace: "default",
+			// Set by the PersistentVolume controller once it has bound the claim.
+			Annotations: map[string]string{"pv.kubernetes.io/bind-completed": "yes"}},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			StorageClassName: &sc,
+			VolumeName:       name,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: mustQty("10Gi")}},
+		},
+		Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound},
+	}
+	return pv, pvc
+}
+
+func TestPlacementFollowsTheRealPlugins(t *testing.T) {
+	three := func() []*corev1.Node {
+		return []*corev1.Node{Node("n1").Zone("a").Obj(), Node("n2").Zone("b").Obj(), Node("n3").Zone("c").Obj()}
+	}
+	pv, pvc := localPV("pv-n2", "n2")
+	withPV := cluster(three())
+	withPV.PersistentVolumes = append(withPV.PersistentVolumes, *pv)
+	withPV.PersistentVolumeClaims = append(withPV.PersistentVolumeClaims, *pvc)
+
+	tests := []struct {
+		name      string
+		snap      *snapshot.Snapshot
+		pod       *corev1.Pod
+		wantNodes []string // any of these; empty means unschedulable
+		wantMsg   string   // substring of the unschedulable message
+	}{
+		{
+			name:      "a pod without the toleration avoids the tainted nodes",
+			snap:      cluster([]*corev1.Node{Node("n1").Taint("dedicated", "gpu", corev1.TaintEffectNoSchedule).Obj(), Node("n2").Taint("dedicated", "gpu", corev1.TaintEffectNoSchedule).Obj(), Node("n3").Obj()}),
+			pod:       Pod("p").Req("cpu", "1").Obj(),
+			wantNodes: []string{"n3"},
+		},
+		{
+			name:      "a pod that tolerates the taint may use the tainted node",
+			snap:      cluster([]*corev1.Node{Node("n1").Taint("dedicated", "gpu", corev1.TaintEffectNoSchedule).Obj()}),
+			pod:       Pod("p").Toleration("dedicated", "gpu", corev1.TaintEffectNoSchedule).Obj(),
+			wantNodes: []string{"n1"},
+		},
+		{
+			name:    "a pod that tolerates nothing fits on no tainted node, in the scheduler's words",
+			snap:    cluster([]*corev1.Node{Node("n1").Taint("dedicated", "gpu", corev1.TaintEffectNoSchedule).Obj()}),
+			pod:     Pod("p").Obj(),
+			wantMsg: "0/1 nodes are available: 1 node(s) had untolerated taint(s)",
+		},
+		{
+			name:      "a node selector restricts the pod to matching nodes",
+			snap:      cluster(three()),
+			pod:       Pod("p").NodeSelector(corev1.LabelTopologyZone, "b").Obj(),
+			wantNodes: []string{"n2"},
+		},
+		{
+			name:      "required node affinity restricts the pod to matching nodes",
+			snap:      cluster(three()),
+			pod:       Pod("p").RequiredNodeAffinity(corev1.LabelTopologyZone, "a", "c").Obj(),
+			wantNodes: []string{"n1", "n3"},
+		},
+		{
+			name: "required pod anti-affinity keeps the pod off nodes running a matching pod",
+			snap: cluster(three(),
+				Pod("web-1").Label("app", "web").On("n1").Obj(),
+				Pod("web-2").Label("app", "web").On("n2").Obj()),
+			pod:       Pod("web-3").Label("app", "web").AntiAffinity("app", "web", corev1.LabelHostname).Obj(),
+			wantNodes: []string{"n3"},
+		},
+		{
+			name: "topology spread with DoNotSchedule sends the pod to the emptiest zone",
+			snap: cluster(three(),
+				Pod("a-1").Label("app", "a").On("n1").Obj(),
+				Pod("a-2").Label("app", "a").On("n2").Obj()),
+			pod:       Pod("a-3").Label("app", "a").Spread(corev1.LabelTopologyZone, 1, corev1.DoNotSchedule, "app", "a").Obj(),
+			wantNodes: []string{"n3"},
+		},
+		{
+			name:      "a pod bound to a local PersistentVolume can only go to that volume's node",
+			snap:      withPV,
+			pod:       Pod("db-0").PVC("data-pv-n2").Obj(),
+			wantNodes: []string{"n2"},
+		},
+		{
+			name:    "a pod that asks for more CPU than any node has gets the scheduler's reason",
+			snap:    cluster(three()),
+			pod:     Pod("big").Req("cpu", "8").Obj(),
+			wantMsg: "0/3 nodes are available: 3 Insufficient cpu.",
+		},
+		{
+			name:    "a pod that needs a host port taken everywhere does not fit",
+			snap:    cluster([]*corev1.Node{Node("n1").Obj()}, Pod("x").HostPort(8080).On("n1").Obj()),
+			pod:     Pod("y").HostPort(8080).Obj(),
+			wantMsg: "1 node(s) didn't have free ports for the requested pod ports",
+		},
+		{
+			name:      "a cordoned node receives nothing",
+			snap:      cluster([]*corev1.Node{Node("n1").Cordon().Obj(), Node("n2").Obj()}),
+			pod:       Pod("p").Obj(),
+			wantNodes: []string{"n2"},
+		},
+		{
+			name:    "a cluster whose nodes are all cordoned places nothing",
+			snap:    cluster([]*corev1.Node{Node("n1").Cordon().Obj(), Node("n2").Cordon().Obj()}),
+			pod:     Pod("p").Obj(),
+			wantMsg: "0/2 nodes are available: 2 node(s) were unschedulable.",
+		},
+	}
+	for _, tc := range tests {
+		for _, naive := range []bool{false, true} {
+			name := tc.name
+			if naive {
+				name += " (naive)"
+			}
+			t.Run(name, func(t *testing.T) {
+				s := newScheduler(t, tc.snap, naive)
+				res, err := s.Schedule(context.Background(), tc.pod)
+				if err != nil {
+					t.Fatalf("Schedule: %v", err)
+				}
+				if len(tc.wantNodes) == 0 {
+					if res.NodeName != "" {
+						t.Fatalf("placed on %s, want unschedulable", res.NodeName)
+					}
+					if res.Unschedulable == nil || !strings.Contains(res.Unschedulable.Message, tc.wantMsg) {
+						t.Fatalf("message %+v, want it to contain %q", res.Unschedulable, tc.wantMsg)
+					}
+					return
+				}
+				if res.Unschedulable != nil {
+					t.Fatalf("unschedulable: %s", res.Unschedulable.Message)
+				}
+				for _, n := range tc.wantNodes {
+					if res.NodeName == n {
+						return
+					}
+				}
+				t.Fatalf("placed on %s, want one of %v", res.NodeName, tc.wantNodes)
+			})
+		}
+	}
+}
+
+func TestPreemptionNamesTheVictims(t *testing.T) {
+	snap := cluster([]*corev1.Node{Node("n1").Obj()},
+		Pod("low").Req("cpu", "3").Priority(0).On("n1").Obj())
+	s := newScheduler(t, snap, false)
+	res, err := s.Schedule(context.Background(), Pod("high").Req("cpu", "2").Priority(1000).Obj())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NodeName != "" || res.NominatedNode != "n1" {
+		t.Fatalf("got node %q nominated %q, want a nomination to n1", res.NodeName, res.NominatedNode)
+	}
+	if len(res.Victims) != 1 || res.Victims[0].Name != "low" {
+		t.Fatalf("victims %v, want [low]", res.Victims)
+	}
+	if !strings.Contains(res.Unschedulable.Message, "Insufficient cpu") {
+		t.Fatalf("message %q", res.Unschedulable.Message)
+	}
+}
+
+func TestPreemptionNeverEvictsHigherPriorityPods(t *testing.T) {
+	snap := cluster([]*corev1.Node{Node("n1").Obj()},
+		Pod("high").Req("cpu", "3").Priority(1000).On("n1").Obj())
+	s := newScheduler(t, snap, false)
+	res, err := s.Schedule(context.Background(), Pod("low").Req("cpu", "2").Priority(0).Obj())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NodeName != "" || len(res.Victims) != 0 {
+		t.Fatalf("got node %q victims %v, want neither", res.NodeName, res.Victims)
+	}
+}
+
+func TestPlaceFillsNodesUntilTheyAreFull(t *testing.T) {
+	s := newScheduler(t, cluster([]*corev1.Node{Node("n1").Obj(), Node("n2").Obj()}), false)
+	ctx := context.Background()
+	for i := 0; i < 8; i++ {
+		res, err := s.Place(ctx, Pod("p"+string(rune('a'+i))).Req("cpu", "1").Obj())
+		if err != nil || res.NodeName == "" {
+			t.Fatalf("pod %d: %v %+v", i, err, res.Unschedulable)
+		}
+	}
+	res, err := s.Place(ctx, Pod("overflow").Req("cpu", "1").Obj())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NodeName != "" {
+		t.Fatalf("the 9th 1-cpu pod on 2x4 cpus was placed on %s", res.NodeName)
+	}
+	if got := len(s.PodsOn("n1")) + len(s.PodsOn("n2")); got != 8 {
+		t.Fatalf("%d pods in state, want 8", got)
+	}
+}
+
+func TestForkRevertCommit(t *testing.T) {
+	ctx := context.Background()
+	base := func() *scheduler.Scheduler {
+		return newScheduler(t, cluster([]*corev1.Node{Node("n1").Obj(), Node("n2").Obj()},
+			Pod("a").Req("cpu", "1").On("n1").Obj()), false)
+	}
+	count := func(s *scheduler.Scheduler) int { return len(s.PodsOn("n1")) + len(s.PodsOn("n2")) }
+	tests := []struct {
+		name string
+		run  func(s *scheduler.Scheduler)
+		want int
+	}{
+		{"the base state holds the snapshot's pods", func(s *scheduler.Scheduler) {}, 1},
+		{"a fork sees its own changes", func(s *scheduler.Scheduler) {
+			s.Fork()
+			mustPlace(t, s, Pod("b").Req("cpu", "1").Obj())
+		}, 2},
+		{"revert forgets the fork's pods", func(s *scheduler.Scheduler) {
+			s.Fork()
+			mustPlace(t, s, Pod("b").Req("cpu", "1").Obj())
+			s.Revert()
+		}, 1},
+		{"revert brings back a removed node and its pods", func(s *scheduler.Scheduler) {
+			s.Fork()
+			if err := s.RemoveNode("n1"); err != nil {
+				t.Fatal(err)
+			}
+			s.Revert()
+		}, 1},
+		{"commit keeps the fork's pods", func(s *scheduler.Scheduler) {
+			s.Fork()
+			mustPlace(t, s, Pod("b").Req("cpu", "1").Obj())
+			s.Commit()
+			s.Revert() // nothing left to revert: a no-op
+		}, 2},
+		{"nested forks revert one level at a time", func(s *scheduler.Scheduler) {
+			s.Fork()
+			mustPlace(t, s, Pod("b").Req("cpu", "1").Obj())
+			s.Fork()
+			mustPlace(t, s, Pod("c").Req("cpu", "1").Obj())
+			s.Revert()
+		}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base()
+			tc.run(s)
+			if got := count(s); got != tc.want {
+				t.Fatalf("%d pods, want %d", got, tc.want)
+			}
+		})
+	}
+	t.Run("a reverted fork leaves placements as they were", func(t *testing.T) {
+		s := base()
+		before, _ := s.Schedule(ctx, Pod("probe").Req("cpu", "1").Obj())
+		s.Fork()
+		for i := 0; i < 3; i++ {
+			mustPlace(t, s, Pod("f"+string(rune('0'+i))).Req("cpu", "1").Obj())
+		}
+		s.Revert()
+		after, _ := s.Schedule(ctx, Pod("probe").Req("cpu", "1").Obj())
+		if before.NodeName != after.NodeName {
+			t.Fatalf("probe went to %s before the fork and %s after revert", before.NodeName, after.NodeName)
+		}
+	})
+}
+
+func mustPlace(t *testing.T, s *scheduler.Scheduler, p *corev1.Pod) string {
+	t.Helper()
+	res, err := s.Place(context.Background(), p)
+	if err != nil || res.NodeName == "" {
+		t.Fatalf("placing %s: %v %+v", p.Name, err, res.Unschedulable)
+	}
+	return res.NodeName
+}
+
+func mustQty(s string) resource.Quantity { return resource.MustParse(s) }

@@ -1,0 +1,336 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
+)
+
+// nodeState is one node's scheduling state: the upstream NodeInfo the
+// plugins read, plus the node's pods grouped by namespace so that plugins
+// which only ever count pods of one namespace can be shown just those.
+//
+// A nodeState reachable from more than one layer is never mutated: the
+// layer that changes it clones it first (copy-on-write). The byNamespace
+// slices are never appended to in place for the same reason.
+type nodeState struct {
+	info        *framework.NodeInfo
+	byNamespace map[string][]fwk.PodInfo
+}
+
+func newNodeState(node *corev1.Node) *nodeState {
+	info := framework.NewNodeInfo()
+	info.SetNode(node)
+	return &nodeState{info: info, byNamespace: map[string][]fwk.PodInfo{}}
+}
+
+func (n *nodeState) clone() *nodeState {
+	c := &nodeState{
+		info:        n.info.SnapshotConcrete(),
+		byNamespace: make(map[string][]fwk.PodInfo, len(n.byNamespace)),
+	}
+	for ns, pods := range n.byNamespace {
+		c.byNamespace[ns] = pods
+	}
+	return c
+}
+
+func (n *nodeState) addPod(pi fwk.PodInfo) {
+	n.info.AddPodInfo(pi)
+	ns := pi.GetPod().Namespace
+	old := n.byNamespace[ns]
+	pods := make([]fwk.PodInfo, len(old), len(old)+1)
+	copy(pods, old)
+	n.byNamespace[ns] = append(pods, pi)
+}
+
+func (n *nodeState) removePod(pod *corev1.Pod) error {
+	if err := n.info.RemovePod(klog.Background(), pod); err != nil {
+		return err
+	}
+	old := n.byNamespace[pod.Namespace]
+	pods := make([]fwk.PodInfo, 0, len(old))
+	for _, p := range old {
+		if p.GetPod().UID != pod.UID || p.GetPod().Name != pod.Name {
+			pods = append(pods, p)
+		}
+	}
+	if len(pods) == 0 {
+		delete(n.byNamespace, pod.Namespace)
+	} else {
+		n.byNamespace[pod.Namespace] = pods
+	}
+	return nil
+}
+
+// layer is one level of the fork stack. The base layer owns every node
+// state; a fork starts owning none and clones a node the first time it
+// changes it, so a fork costs one slice of pointers, never a copy of pods.
+type layer struct {
+	nodes []*nodeState // by slot; nil means no such node in this layer
+	owned []bool       // nodes[i] was created by this layer and may be mutated
+	lists *nodeLists   // derived lists; nil means rebuild on next use
+}
+
+// nodeLists are the derived views the framework asks for on every cycle.
+type nodeLists struct {
+	all, withAffinity, withRequiredAnti, withNonHostAnti []fwk.NodeInfo
+	states                                               []*nodeState
+}
+
+// store holds the nodes and pods the scheduler plugins see, behind a stack
+// of copy-on-write layers.
+//
+// Costs, with N nodes and P pods on the changed node:
+//
+//	operation          base layer        fork
+//	Fork               -                 O(N) pointer copy
+//	AddPod/RemovePod   O(P)              O(P) first change of a node in the fork (clone), then O(P)
+//	Revert             -                 O(1)
+//	Commit             -                 O(N)
+//	List               O(N) after a change, O(1) otherwise
+type store struct {
+	slotOf map[string]int
+	layers []*layer
+}
+
+func newStore() *store {
+	return &store{slotOf: map[string]int{}, layers: []*layer{{}}}
+}
+
+func (s *store) top() *layer { return s.layers[len(s.layers)-1] }
+
+// get returns the node state for name in the current layer, or nil.
+func (s *store) get(name string) *nodeState {
+	slot, ok := s.slotOf[name]
+	if !ok {
+		return nil
+	}
+	l := s.top()
+	if slot >= len(l.nodes) {
+		return nil
+	}
+	return l.nodes[slot]
+}
+
+// mutable returns the node state for name, cloned into the current layer if
+// another layer may still see it.
+func (s *store) mutable(name string) (*nodeState, error) {
+	slot, ok := s.slotOf[name]
+	l := s.top()
+	if !ok || slot >= len(l.nodes) || l.nodes[slot] == nil {
+		return nil, fmt.Errorf("node %q not found", name)
+	}
+	if !l.owned[slot] {
+		l.nodes[slot] = l.nodes[slot].clone()
+		l.owned[slot] = true
+		l.lists = nil
+	}
+	return l.nodes[slot], nil
+}
+
+func (s *store) ensureSlot(name string) int {
+	slot, ok := s.slotOf[name]
+	if !ok {
+		slot = len(s.slotOf)
+		s.slotOf[name] = slot
+	}
+	l := s.top()
+	for len(l.nodes) <= slot {
+		l.nodes = append(l.nodes, nil)
+		l.owned = append(l.owned, false)
+	}
+	return slot
+}
+
+// setNode adds the node or replaces its object, keeping its pods.
+func (s *store) setNode(node *corev1.Node) {
+	slot := s.ensureSlot(node.Name)
+	l := s.top()
+	if l.nodes[slot] == nil {
+		l.nodes[slot] = newNodeState(node)
+	} else {
+		if !l.owned[slot] {
+			l.nodes[slot] = l.nodes[slot].clone()
+		}
+		l.nodes[slot].info.SetNode(node)
+	}
+	l.owned[slot] = true
+	l.lists = nil
+}
+
+// removeNode drops the node and every pod on it.
+func (s *store) removeNode(name string) error {
+	slot, ok := s.slotOf[name]
+	l := s.top()
+	if !ok || slot >= len(l.nodes) || l.nodes[slot] == nil {
+		return fmt.Errorf("node %q not found", name)
+	}
+	l.nodes[slot] = nil
+	l.owned[slot] = false
+	l.lists = nil
+	return nil
+}
+
+func (s *store) addPod(pi fwk.PodInfo, nodeName string) error {
+	n, err := s.mutable(nodeName)
+	if err != nil {
+		return err
+	}
+	n.addPod(pi)
+	if hasAffinity(pi) {
+		s.top().lists = nil
+	}
+	return nil
+}
+
+func (s *store) removePod(pod *corev1.Pod, nodeName string) error {
+	n, err := s.mutable(nodeName)
+	if err != nil {
+		return err
+	}
+	if err := n.removePod(pod); err != nil {
+		return err
+	}
+	if pod.Spec.Affinity != nil {
+		s.top().lists = nil
+	}
+	return nil
+}
+
+func hasAffinity(pi fwk.PodInfo) bool {
+	return len(pi.GetRequiredAffinityTerms()) > 0 || len(pi.GetRequiredAntiAffinityTerms()) > 0 ||
+		len(pi.GetPreferredAffinityTerms()) > 0 || len(pi.GetPreferredAntiAffinityTerms()) > 0
+}
+
+func (s *store) fork() {
+	parent := s.top()
+	s.layers = append(s.layers, &layer{
+		nodes: slices.Clone(parent.nodes),
+		owned: make([]bool, len(parent.nodes)),
+		lists: parent.lists,
+	})
+}
+
+func (s *store) revert() {
+	if len(s.layers) > 1 {
+		s.layers = s.layers[:len(s.layers)-1]
+	}
+}
+
+func (s *store) commit() {
+	if len(s.layers) < 2 {
+		return
+	}
+	child := s.top()
+	s.layers = s.layers[:len(s.layers)-1]
+	parent := s.top()
+	for i := range child.nodes {
+		if i >= len(parent.owned) {
+			parent.owned = append(parent.owned, false)
+		}
+		parent.owned[i] = parent.owned[i] || child.owned[i]
+	}
+	parent.nodes = child.nodes
+	parent.lists = child.lists
+}
+
+func (s *store) lists() *nodeLists {
+	l := s.top()
+	if l.lists != nil {
+		return l.lists
+	}
+	nl := &nodeLists{}
+	for _, n := range l.nodes {
+		if n == nil {
+			continue
+		}
+		nl.states = append(nl.states, n)
+		nl.all = append(nl.all, n.info)
+		if len(n.info.PodsWithAffinity) > 0 {
+			nl.withAffinity = append(nl.withAffinity, n.info)
+		}
+		if len(n.info.PodsWithRequiredAntiAffinity) > 0 {
+			nl.withRequiredAnti = append(nl.withRequiredAnti, n.info)
+		}
+		if len(n.info.PodsWithRequiredNonHostScopedAntiAffinity) > 0 {
+			nl.withNonHostAnti = append(nl.withNonHostAnti, n.info)
+		}
+	}
+	l.lists = nl
+	return nl
+}
+
+// --- the framework's view of the store (fwk.SharedLister) ---
+
+type storeLister struct{ s *store }
+
+var _ fwk.SharedLister = storeLister{}
+
+func (l storeLister) NodeInfos() fwk.NodeInfoLister     { return storeNodeInfos(l) }
+func (l storeLister) StorageInfos() fwk.StorageInfoLister { return storeStorageInfos(l) }
+func (l storeLister) PodGroupStates() fwk.PodGroupStateLister {
+	return noPodGroups{}
+}
+func (l storeLister) PodGroups() fwk.PodGroupLister { return noPodGroupLister{} }
+func (l storeLister) CompositePodGroupStates() fwk.CompositePodGroupStateLister {
+	return noCompositePodGroupStates{}
+}
+func (l storeLister) CompositePodGroups() fwk.CompositePodGroupLister {
+	return noCompositePodGroupLister{}
+}
+
+type storeNodeInfos struct{ s *store }
+
+func (l storeNodeInfos) List() ([]fwk.NodeInfo, error) { return l.s.lists().all, nil }
+func (l storeNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
+	return l.s.lists().withAffinity, nil
+}
+func (l storeNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
+	return l.s.lists().withRequiredAnti, nil
+}
+func (l storeNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {
+	return l.s.lists().withNonHostAnti, nil
+}
+func (l storeNodeInfos) Get(name string) (fwk.NodeInfo, error) {
+	n := l.s.get(name)
+	if n == nil {
+		return nil, fmt.Errorf("nodeinfo not found for node name %q", name)
+	}
+	return n.info, nil
+}
+
+type storeStorageInfos struct{ s *store }
+
+func (l storeStorageInfos) IsPVCUsedByPods(key string) bool {
+	for _, n := range l.s.lists().states {
+		if n.info.PVCRefCounts[key] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// --- the mutable lister preemption uses (fwk.MutableSnapshotSharedLister) ---
+
+var _ fwk.MutableSnapshotSharedLister = storeLister{}
+
+// StartMutations forks the store; EndMutations reverts it.
+func (l storeLister) StartMutations() error { l.s.fork(); return nil }
+
+// EndMutations discards every mutation since StartMutations.
+func (l storeLister) EndMutations() error { l.s.revert(); return nil }
+
+// AddPod adds a pod to a node inside a mutation session.
+func (l storeLister) AddPod(podInfo fwk.PodInfo, nodeName string) error {
+	return l.s.addPod(podInfo, nodeName)
+}
+
+// RemovePod removes a pod from a node inside a mutation session.
+func (l storeLister) RemovePod(_ klog.Logger, pod *corev1.Pod, nodeName string) error {
+	return l.s.removePod(pod, nodeName)
+}
