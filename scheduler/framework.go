@@ -172,10 +172,10 @@ func (noCompositePodGroupLister) Get(namespace, name string) (*schedulingv1alpha
 
 type noDRA struct{}
 
-func (noDRA) ResourceClaims() fwk.ResourceClaimTracker       { return noClaims{} }
-func (noDRA) ResourceSlices() fwk.ResourceSliceLister        { return noSlices{} }
-func (noDRA) DeviceClasses() fwk.DeviceClassLister           { return noClasses{} }
-func (noDRA) DeviceClassResolver() fwk.DeviceClassResolver   { return noClasses{} }
+func (noDRA) ResourceClaims() fwk.ResourceClaimTracker                           { return noClaims{} }
+func (noDRA) ResourceSlices() fwk.ResourceSliceLister                            { return noSlices{} }
+func (noDRA) DeviceClasses() fwk.DeviceClassLister                               { return noClasses{} }
+func (noDRA) DeviceClassResolver() fwk.DeviceClassResolver                       { return noClasses{} }
 func (noSlices) ListWithDeviceTaintRules() ([]*resourceapi.ResourceSlice, error) { return nil, nil }
 
 type (
@@ -203,8 +203,8 @@ func (noClaims) SignalClaimPendingAllocation(types.UID, *resourceapi.ResourceCla
 }
 func (noClaims) GetPendingAllocation(types.UID) *resourceapi.AllocationResult { return nil }
 func (noClaims) MaybeRemoveClaimPendingAllocation(types.UID, bool) bool       { return false }
-func (noClaims) AssumeClaimAfterAPICall(*resourceapi.ResourceClaim) error    { return nil }
-func (noClaims) AssumedClaimRestore(string, string)                          {}
+func (noClaims) AssumeClaimAfterAPICall(*resourceapi.ResourceClaim) error     { return nil }
+func (noClaims) AssumedClaimRestore(string, string)                           {}
 
 type noCSI struct{}
 
@@ -220,6 +220,6 @@ func (noCSINodes) Get(name string) (*storagev1.CSINode, error) {
 type noNominator struct{}
 
 func (noNominator) AddNominatedPod(klog.Logger, fwk.PodInfo, *fwk.NominatingInfo) {}
-func (noNominator) DeleteNominatedPodIfExists(*corev1.Pod)                       {}
-func (noNominator) UpdateNominatedPod(klog.Logger, *corev1.Pod, fwk.PodInfo)     {}
-func (noNominator) NominatedPodsForNode(string) []fwk.PodInfo                    { return nil }
+func (noNominator) DeleteNominatedPodIfExists(*corev1.Pod)                        {}
+func (noNominator) UpdateNominatedPod(klog.Logger, *corev1.Pod, fwk.PodInfo)      {}
+func (noNominator) NominatedPodsForNode(string) []fwk.PodInfo                     { return nil }

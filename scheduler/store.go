@@ -271,7 +271,7 @@ type storeLister struct{ s *store }
 
 var _ fwk.SharedLister = storeLister{}
 
-func (l storeLister) NodeInfos() fwk.NodeInfoLister     { return storeNodeInfos(l) }
+func (l storeLister) NodeInfos() fwk.NodeInfoLister       { return storeNodeInfos(l) }
 func (l storeLister) StorageInfos() fwk.StorageInfoLister { return storeStorageInfos(l) }
 func (l storeLister) PodGroupStates() fwk.PodGroupStateLister {
 	return noPodGroups{}
