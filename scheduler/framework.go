@@ -83,6 +83,7 @@ type frameworkParts struct {
 	fw        framework.Framework
 	plugins   map[string]fwk.Plugin
 	nsView    *namespaceView
+	affView   *affinityView
 	informers informers.SharedInformerFactory
 }
 
@@ -98,6 +99,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 	parts := &frameworkParts{
 		plugins:   map[string]fwk.Plugin{},
 		nsView:    &namespaceView{s: st},
+		affView:   &affinityView{s: st},
 		informers: factory,
 	}
 	lister := storeLister{s: st}
@@ -106,8 +108,11 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 	for name, factoryFn := range registry {
 		name, factoryFn := name, factoryFn
 		registry[name] = func(ctx context.Context, args runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
-			if useViews && name == names.PodTopologySpread {
+			switch {
+			case useViews && name == names.PodTopologySpread:
 				h = viewHandle{Handle: h, lister: namespaceLister{storeLister: lister, v: parts.nsView}}
+			case useViews && name == names.InterPodAffinity:
+				h = viewHandle{Handle: h, lister: affinityLister{storeLister: lister, v: parts.affView}}
 			}
 			p, err := factoryFn(ctx, args, h)
 			if err == nil {

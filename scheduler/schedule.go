@@ -24,7 +24,7 @@ import (
 //     the pod and the node, not by an unseeded random number;
 //   - nominated pods are not held on their nodes (there is no queue).
 func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, error) {
-	s.parts.nsView.focus(pod.Namespace)
+	s.focus(pod)
 	state := framework.NewCycleState()
 	preRes, status, unschedulablePlugins := s.fw.RunPreFilterPlugins(ctx, state, pod)
 	all := s.st.lists().states
@@ -299,4 +299,10 @@ func joinSorted(set sets.Set[string]) string {
 		out += v
 	}
 	return out + "]"
+}
+
+// focus points the plugins' views at the incoming pod.
+func (s *Scheduler) focus(pod *corev1.Pod) {
+	s.parts.nsView.focus(pod.Namespace)
+	s.parts.affView.focus(pod)
 }

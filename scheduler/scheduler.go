@@ -224,7 +224,7 @@ func (s *Scheduler) CheckFit(ctx context.Context, pod *corev1.Pod, nodeName stri
 	if n == nil {
 		return "", fmt.Errorf("node %q not found", nodeName)
 	}
-	s.parts.nsView.focus(pod.Namespace)
+	s.focus(pod)
 	state := framework.NewCycleState()
 	_, status, _ := s.fw.RunPreFilterPlugins(ctx, state, pod)
 	if !status.IsSuccess() {

@@ -224,6 +224,10 @@ func TestPreemptionNeverEvictsHigherPriorityPods(t *testing.T) {
 	if res.NodeName != "" || len(res.Victims) != 0 {
 		t.Fatalf("got node %q victims %v, want neither", res.NodeName, res.Victims)
 	}
+	want := "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
+	if res.Unschedulable.Message != want {
+		t.Fatalf("message\n%q, want\n%q", res.Unschedulable.Message, want)
+	}
 }
 
 func TestPlaceFillsNodesUntilTheyAreFull(t *testing.T) {

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,51 +21,123 @@ import (
 type nodeState struct {
 	info        *framework.NodeInfo
 	byNamespace map[string][]fwk.PodInfo
+	// affinityFor holds the node's pods with (anti-)affinity terms, by each
+	// namespace their terms name; affinityAnyNS those with a term that
+	// selects namespaces by label, which may name any namespace.
+	affinityFor   map[string][]fwk.PodInfo
+	affinityAnyNS []fwk.PodInfo
 }
 
 func newNodeState(node *corev1.Node) *nodeState {
 	info := framework.NewNodeInfo()
 	info.SetNode(node)
-	return &nodeState{info: info, byNamespace: map[string][]fwk.PodInfo{}}
+	return &nodeState{info: info, byNamespace: map[string][]fwk.PodInfo{}, affinityFor: map[string][]fwk.PodInfo{}}
 }
 
 func (n *nodeState) clone() *nodeState {
-	c := &nodeState{
-		info:        n.info.SnapshotConcrete(),
-		byNamespace: make(map[string][]fwk.PodInfo, len(n.byNamespace)),
+	return &nodeState{
+		info:          n.info.SnapshotConcrete(),
+		byNamespace:   maps.Clone(n.byNamespace),
+		affinityFor:   maps.Clone(n.affinityFor),
+		affinityAnyNS: n.affinityAnyNS,
 	}
-	for ns, pods := range n.byNamespace {
-		c.byNamespace[ns] = pods
-	}
-	return c
 }
 
 func (n *nodeState) addPod(pi fwk.PodInfo) {
 	n.info.AddPodInfo(pi)
-	ns := pi.GetPod().Namespace
-	old := n.byNamespace[ns]
-	pods := make([]fwk.PodInfo, len(old), len(old)+1)
-	copy(pods, old)
-	n.byNamespace[ns] = append(pods, pi)
+	pod := pi.GetPod()
+	n.byNamespace[pod.Namespace] = appended(n.byNamespace[pod.Namespace], pi)
+	targets, anyNS := affinityTargets(pod)
+	for _, ns := range targets {
+		n.affinityFor[ns] = appended(n.affinityFor[ns], pi)
+	}
+	if anyNS {
+		n.affinityAnyNS = appended(n.affinityAnyNS, pi)
+	}
 }
 
 func (n *nodeState) removePod(pod *corev1.Pod) error {
 	if err := n.info.RemovePod(klog.Background(), pod); err != nil {
 		return err
 	}
-	old := n.byNamespace[pod.Namespace]
-	pods := make([]fwk.PodInfo, 0, len(old))
-	for _, p := range old {
-		if p.GetPod().UID != pod.UID || p.GetPod().Name != pod.Name {
-			pods = append(pods, p)
-		}
+	removeFrom(n.byNamespace, pod.Namespace, pod)
+	targets, anyNS := affinityTargets(pod)
+	for _, ns := range targets {
+		removeFrom(n.affinityFor, ns, pod)
 	}
-	if len(pods) == 0 {
-		delete(n.byNamespace, pod.Namespace)
-	} else {
-		n.byNamespace[pod.Namespace] = pods
+	if anyNS {
+		n.affinityAnyNS = without(n.affinityAnyNS, pod)
 	}
 	return nil
+}
+
+// appended returns a new slice: slices shared with other layers are never
+// appended to in place.
+func appended(old []fwk.PodInfo, pi fwk.PodInfo) []fwk.PodInfo {
+	out := make([]fwk.PodInfo, len(old), len(old)+1)
+	copy(out, old)
+	return append(out, pi)
+}
+
+func without(old []fwk.PodInfo, pod *corev1.Pod) []fwk.PodInfo {
+	out := make([]fwk.PodInfo, 0, len(old))
+	for _, p := range old {
+		if p.GetPod().UID != pod.UID || p.GetPod().Name != pod.Name || p.GetPod().Namespace != pod.Namespace {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func removeFrom(m map[string][]fwk.PodInfo, key string, pod *corev1.Pod) {
+	if rest := without(m[key], pod); len(rest) > 0 {
+		m[key] = rest
+	} else {
+		delete(m, key)
+	}
+}
+
+// affinityTargets lists the namespaces a pod's affinity and anti-affinity
+// terms name (its own when a term names none), and whether some term
+// selects namespaces by label instead.
+func affinityTargets(pod *corev1.Pod) (namespaces []string, anyNamespace bool) {
+	a := pod.Spec.Affinity
+	if a == nil {
+		return nil, false
+	}
+	seen := map[string]bool{}
+	add := func(t *corev1.PodAffinityTerm) {
+		if t.NamespaceSelector != nil {
+			anyNamespace = true
+		}
+		ns := t.Namespaces
+		if len(ns) == 0 && t.NamespaceSelector == nil {
+			ns = []string{pod.Namespace}
+		}
+		for _, n := range ns {
+			if !seen[n] {
+				seen[n] = true
+				namespaces = append(namespaces, n)
+			}
+		}
+	}
+	if pa := a.PodAffinity; pa != nil {
+		for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
+			add(&pa.RequiredDuringSchedulingIgnoredDuringExecution[i])
+		}
+		for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+			add(&pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+		}
+	}
+	if paa := a.PodAntiAffinity; paa != nil {
+		for i := range paa.RequiredDuringSchedulingIgnoredDuringExecution {
+			add(&paa.RequiredDuringSchedulingIgnoredDuringExecution[i])
+		}
+		for i := range paa.PreferredDuringSchedulingIgnoredDuringExecution {
+			add(&paa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+		}
+	}
+	return namespaces, anyNamespace
 }
 
 // layer is one level of the fork stack. The base layer owns every node

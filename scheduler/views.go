@@ -2,7 +2,9 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 )
 
@@ -68,11 +70,20 @@ func (v *namespaceView) get(name string) (fwk.NodeInfo, error) {
 // one namespace. Everything else is the node's own.
 type nsNodeInfo struct {
 	fwk.NodeInfo
-	pods []fwk.PodInfo
-	gen  int64
+	pods         []fwk.PodInfo
+	gen          int64
+	withAffinity []fwk.PodInfo
+	ownAffinity  bool // withAffinity replaces the node's PodsWithAffinity
 }
 
 func (n *nsNodeInfo) GetPods() []fwk.PodInfo { return n.pods }
+
+func (n *nsNodeInfo) GetPodsWithAffinity() []fwk.PodInfo {
+	if n.ownAffinity {
+		return n.withAffinity
+	}
+	return n.NodeInfo.GetPodsWithAffinity()
+}
 
 // namespaceLister is the fwk.SharedLister handed to plugins that get the
 // namespace view.
@@ -99,3 +110,116 @@ func (l namespaceNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() 
 	return l.s.lists().withNonHostAnti, nil
 }
 func (l namespaceNodeInfos) Get(name string) (fwk.NodeInfo, error) { return l.v.get(name) }
+
+// affinityView shows InterPodAffinity, for the incoming pod, only the pods
+// that can change its answer.
+//
+// The plugin looks at an existing pod for two reasons only: the existing pod
+// matches one of the incoming pod's terms, which requires it to be in a
+// namespace those terms name; or one of the existing pod's own terms matches
+// the incoming pod, which requires that term to name the incoming pod's
+// namespace or to select namespaces by label. So a node's pods in the
+// incoming pod's term namespaces, plus its affinity pods whose terms can
+// reach the incoming pod's namespace, are every pod the plugin can count.
+// Pods outside the view never match a term, and an unmatched pod adds
+// nothing to any count or score. When one of the incoming pod's own terms
+// selects namespaces by label, the view shows all of the node's pods.
+//
+// The counting is a sum, so the order the pods are shown in does not matter.
+type affinityView struct {
+	s          *store
+	namespace  string   // the incoming pod's
+	namespaces []string // those its terms name
+	all        bool
+}
+
+func (v *affinityView) focus(pod *corev1.Pod) {
+	v.namespace = pod.Namespace
+	v.namespaces, v.all = affinityTargets(pod)
+}
+
+func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
+	reach := n.affinityFor[v.namespace]
+	if len(n.affinityAnyNS) > 0 {
+		reach = append(slices.Clip(reach), n.affinityAnyNS...)
+		reach = dedupe(reach)
+	}
+	view := &nsNodeInfo{NodeInfo: n.info, gen: n.info.Generation, withAffinity: reach, ownAffinity: true}
+	if v.all {
+		view.pods = n.info.Pods
+		return view
+	}
+	for _, ns := range v.namespaces {
+		view.pods = append(view.pods, n.byNamespace[ns]...)
+	}
+	for _, p := range reach {
+		if !slices.Contains(v.namespaces, p.GetPod().Namespace) {
+			view.pods = append(view.pods, p)
+		}
+	}
+	return view
+}
+
+// dedupe drops repeated pods (a pod may both name a namespace and select
+// namespaces by label).
+func dedupe(pods []fwk.PodInfo) []fwk.PodInfo {
+	seen := make(map[fwk.PodInfo]bool, len(pods))
+	out := pods[:0]
+	for _, p := range pods {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+type affinityLister struct {
+	storeLister
+	v *affinityView
+}
+
+func (l affinityLister) NodeInfos() fwk.NodeInfoLister { return affinityNodeInfos(l) }
+
+type affinityNodeInfos struct {
+	storeLister
+	v *affinityView
+}
+
+func (l affinityNodeInfos) views(states []*nodeState) []fwk.NodeInfo {
+	out := make([]fwk.NodeInfo, len(states))
+	for i, n := range states {
+		out[i] = l.v.nodeView(n)
+	}
+	return out
+}
+
+func (l affinityNodeInfos) List() ([]fwk.NodeInfo, error) {
+	return l.views(l.s.lists().states), nil
+}
+
+func (l affinityNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
+	var states []*nodeState
+	for _, n := range l.s.lists().states {
+		if len(n.info.PodsWithAffinity) > 0 {
+			states = append(states, n)
+		}
+	}
+	return l.views(states), nil
+}
+
+func (l affinityNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
+	return l.s.lists().withRequiredAnti, nil
+}
+
+func (l affinityNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {
+	return l.s.lists().withNonHostAnti, nil
+}
+
+func (l affinityNodeInfos) Get(name string) (fwk.NodeInfo, error) {
+	n := l.s.get(name)
+	if n == nil {
+		return nil, fmt.Errorf("nodeinfo not found for node name %q", name)
+	}
+	return l.v.nodeView(n), nil
+}

@@ -184,3 +184,35 @@ func (b *PodBuilder) affinity() *corev1.Affinity {
 	}
 	return b.p.Spec.Affinity
 }
+
+// PreferredAffinityIn prefers nodes in the same domain as pods labelled k=v
+// in namespace ns.
+func (b *PodBuilder) PreferredAffinityIn(ns, k, v, topologyKey string, weight int32) *PodBuilder {
+	b.affinity().PodAffinity = &corev1.PodAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: weight,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{k: v}},
+				Namespaces:    []string{ns},
+				TopologyKey:   topologyKey,
+			},
+		}},
+	}
+	return b
+}
+
+// PreferredAntiAffinityAllNamespaces prefers no pod labelled k=v, in any
+// namespace, in the same domain.
+func (b *PodBuilder) PreferredAntiAffinityAllNamespaces(k, v, topologyKey string, weight int32) *PodBuilder {
+	b.affinity().PodAntiAffinity = &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: weight,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{k: v}},
+				NamespaceSelector: &metav1.LabelSelector{},
+				TopologyKey:       topologyKey,
+			},
+		}},
+	}
+	return b
+}
