@@ -57,6 +57,11 @@ type Snapshot struct {
 	// Skipped counts, by kind, the objects of kinds noderoll does not use
 	// that were found in the input. It is informational only.
 	Skipped map[string]int `json:"skipped,omitempty"`
+
+	// Warnings are the non-fatal issues Load found in the input (owner
+	// references to missing objects, objects of unsupported API versions
+	// that were skipped). They are not saved.
+	Warnings []Issue `json:"-"`
 }
 
 // ObjectCounts counts objects noderoll tracks by number only, never by
