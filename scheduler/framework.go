@@ -115,10 +115,14 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 				h = viewHandle{Handle: h, lister: affinityLister{storeLister: lister, v: parts.affView}}
 			}
 			p, err := factoryFn(ctx, args, h)
-			if err == nil {
-				parts.plugins[name] = p
+			if err != nil {
+				return nil, err
 			}
-			return p, err
+			if useViews {
+				p = onView(p, parts)
+			}
+			parts.plugins[name] = p
+			return p, nil
 		}
 	}
 

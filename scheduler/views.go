@@ -24,12 +24,13 @@ type namespaceView struct {
 	namespace string
 	cached    []fwk.NodeInfo
 	cachedFor *nodeLists
+	byName    map[string]fwk.NodeInfo
 }
 
 func (v *namespaceView) focus(namespace string) {
 	if v.namespace != namespace {
 		v.namespace = namespace
-		v.cached = nil
+		v.cached, v.byName = nil, nil
 	}
 }
 
@@ -45,7 +46,24 @@ func (v *namespaceView) list() []fwk.NodeInfo {
 		out[i] = &views[i]
 	}
 	v.cached, v.cachedFor = out, nl
+	v.byName = make(map[string]fwk.NodeInfo, len(out))
+	for _, n := range out {
+		v.byName[n.Node().Name] = n
+	}
 	return out
+}
+
+// node returns the view of one node, from the current list when it is up
+// to date.
+func (v *namespaceView) node(n fwk.NodeInfo) fwk.NodeInfo {
+	if view, ok := v.byName[n.Node().Name]; ok && view.(*nsNodeInfo).gen == n.GetGeneration() && v.cached != nil && v.cachedFor == v.s.lists() {
+		return view
+	}
+	view, err := v.get(n.Node().Name)
+	if err != nil {
+		return n
+	}
+	return view
 }
 
 // stale reports whether any node changed in place since the views were made.
@@ -73,7 +91,8 @@ type nsNodeInfo struct {
 	pods         []fwk.PodInfo
 	gen          int64
 	withAffinity []fwk.PodInfo
-	ownAffinity  bool // withAffinity replaces the node's PodsWithAffinity
+	withReqAnti  []fwk.PodInfo
+	ownAffinity  bool // withAffinity and withReqAnti replace the node's own lists
 }
 
 func (n *nsNodeInfo) GetPods() []fwk.PodInfo { return n.pods }
@@ -83,6 +102,13 @@ func (n *nsNodeInfo) GetPodsWithAffinity() []fwk.PodInfo {
 		return n.withAffinity
 	}
 	return n.NodeInfo.GetPodsWithAffinity()
+}
+
+func (n *nsNodeInfo) GetPodsWithRequiredAntiAffinity() []fwk.PodInfo {
+	if n.ownAffinity {
+		return n.withReqAnti
+	}
+	return n.NodeInfo.GetPodsWithRequiredAntiAffinity()
 }
 
 // namespaceLister is the fwk.SharedLister handed to plugins that get the
@@ -120,7 +146,9 @@ func (l namespaceNodeInfos) Get(name string) (fwk.NodeInfo, error) { return l.v.
 // the incoming pod, which requires that term to name the incoming pod's
 // namespace or to select namespaces by label. So a node's pods in the
 // incoming pod's term namespaces, plus its affinity pods whose terms can
-// reach the incoming pod's namespace, are every pod the plugin can count.
+// reach the incoming pod's namespace, are every pod the plugin can count;
+// likewise, of the pods with required anti-affinity (which PreFilter checks
+// against the incoming pod), only those whose terms can reach its namespace.
 // Pods outside the view never match a term, and an unmatched pod adds
 // nothing to any count or score. When one of the incoming pod's own terms
 // selects namespaces by label, the view shows all of the node's pods.
@@ -144,7 +172,13 @@ func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
 		reach = append(slices.Clip(reach), n.affinityAnyNS...)
 		reach = dedupe(reach)
 	}
-	view := &nsNodeInfo{NodeInfo: n.info, gen: n.info.Generation, withAffinity: reach, ownAffinity: true}
+	var reqAnti []fwk.PodInfo
+	for _, p := range reach {
+		if len(p.GetRequiredAntiAffinityTerms()) > 0 {
+			reqAnti = append(reqAnti, p)
+		}
+	}
+	view := &nsNodeInfo{NodeInfo: n.info, gen: n.info.Generation, withAffinity: reach, withReqAnti: reqAnti, ownAffinity: true}
 	if v.all {
 		view.pods = n.info.Pods
 		return view
@@ -209,7 +243,13 @@ func (l affinityNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
-	return l.s.lists().withRequiredAnti, nil
+	var states []*nodeState
+	for _, n := range l.s.lists().states {
+		if len(n.info.PodsWithRequiredAntiAffinity) > 0 {
+			states = append(states, n)
+		}
+	}
+	return l.views(states), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {

@@ -216,3 +216,36 @@ func (b *PodBuilder) PreferredAntiAffinityAllNamespaces(k, v, topologyKey string
 	}
 	return b
 }
+
+// OwnedBy sets the pod's controller reference.
+func (b *PodBuilder) OwnedBy(kind, name string) *PodBuilder {
+	apiVersion := "apps/v1"
+	if kind == "Job" {
+		apiVersion = "batch/v1"
+	}
+	b.p.OwnerReferences = []metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: name,
+		UID: types.UID("uid-" + kind + "-" + name), Controller: ptrTrue()}}
+	return b
+}
+
+// Running marks the pod Running and Ready.
+func (b *PodBuilder) Running() *PodBuilder {
+	b.p.Status.Phase = corev1.PodRunning
+	b.p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	return b
+}
+
+// EmptyDir mounts an emptyDir volume.
+func (b *PodBuilder) EmptyDir() *PodBuilder {
+	b.p.Spec.Volumes = append(b.p.Spec.Volumes, corev1.Volume{Name: fmt.Sprintf("v%d", len(b.p.Spec.Volumes)),
+		VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	return b
+}
+
+// Grace sets terminationGracePeriodSeconds.
+func (b *PodBuilder) Grace(seconds int64) *PodBuilder {
+	b.p.Spec.TerminationGracePeriodSeconds = &seconds
+	return b
+}
+
+func ptrTrue() *bool { t := true; return &t }
