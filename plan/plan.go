@@ -1,0 +1,121 @@
+package plan
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// APIVersion and Kind identify a plan document.
+const (
+	APIVersion = "noderoll.dev/v1alpha1"
+	Kind       = "RolloutPlan"
+)
+
+// Plan is an ordered rollout: the batches of nodes to replace and how. The
+// simulator and the executor both run it; neither decides anything a plan
+// does not say.
+type Plan struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        Metadata `json:"metadata"`
+	Spec            Spec     `json:"spec"`
+}
+
+// Metadata ties a plan to the snapshot and strategy it was made from.
+type Metadata struct {
+	// SnapshotFingerprint is the fingerprint of the snapshot planned on.
+	SnapshotFingerprint string `json:"snapshotFingerprint"`
+	// Strategy is the generator's name: "rolling", "migration".
+	Strategy string `json:"strategy"`
+	// Params are the generator's parameters, as given.
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// Spec is what to do.
+type Spec struct {
+	// Drain is how every node is drained.
+	Drain DrainOptions `json:"drain"`
+	// Hooks run around each node's replacement.
+	Hooks Hooks `json:"hooks,omitempty"`
+	// Gates are checked before each batch.
+	Gates Gates `json:"gates,omitempty"`
+	// SoakSeconds is the wait after a batch before the next starts.
+	SoakSeconds int64 `json:"soakSeconds,omitempty"`
+	// Batches are done in order; a batch's nodes proceed independently and
+	// the batch ends when all of them are back.
+	Batches []Batch `json:"batches"`
+}
+
+// Hooks are commands the executor runs.
+type Hooks struct {
+	// Reinstall is run per node with NODE_NAME in its environment.
+	Reinstall []string `json:"reinstall,omitempty"`
+}
+
+// Gates are conditions checked before each batch.
+type Gates struct {
+	// MaxPendingPods stops the rollout when more pods wait for a node.
+	MaxPendingPods *int `json:"maxPendingPods,omitempty"`
+	// MaxPDBStallSeconds stops the rollout when a drain has waited longer on
+	// PodDisruptionBudgets.
+	MaxPDBStallSeconds *int64 `json:"maxPDBStallSeconds,omitempty"`
+	// ExpectedOSImage is the OS image a node must report after it rejoins.
+	ExpectedOSImage string `json:"expectedOSImage,omitempty"`
+}
+
+// Batch is a set of nodes replaced together.
+type Batch struct {
+	Index int      `json:"index"`
+	Nodes []string `json:"nodes"`
+}
+
+// Severity ranks a risk.
+type Severity string
+
+// Severities, worst first.
+const (
+	Critical Severity = "critical"
+	High     Severity = "high"
+	Medium   Severity = "medium"
+	Low      Severity = "low"
+)
+
+// Rank orders severities: 0 for critical, 3 for low.
+func (s Severity) Rank() int {
+	switch s {
+	case Critical:
+		return 0
+	case High:
+		return 1
+	case Medium:
+		return 2
+	}
+	return 3
+}
+
+// Risk codes, stable identifiers of the contract.
+const (
+	RiskSinglePointOfFailure = "SinglePointOfFailure"
+	RiskAllReplicasInBatch   = "AllReplicasInBatch"
+	RiskNoPDB                = "NoPDB"
+	RiskPDBBlocksEviction    = "PDBBlocksEviction"
+	RiskUnmanagedPod         = "UnmanagedPod"
+	RiskLocalStorage         = "LocalStorage"
+	RiskEmptyDirData         = "EmptyDirData"
+	RiskUnschedulable        = "Unschedulable"
+	RiskCapacityShortfall    = "CapacityShortfall"
+	RiskServiceOutage        = "ServiceOutage"
+	RiskServiceDegraded      = "ServiceDegraded"
+	RiskDrainStuck           = "DrainStuck"
+	RiskPodMovedRepeatedly   = "PodMovedRepeatedly"
+)
+
+// Risk is one finding: what, how bad, on which object, in which batch.
+type Risk struct {
+	Code     string   `json:"code"`
+	Severity Severity `json:"severity"`
+	// Object is "kind/namespace/name" ("kind/name" for cluster objects).
+	Object string `json:"object"`
+	// Batch is the batch index the risk materialises in; absent for static
+	// findings.
+	Batch   *int   `json:"batch,omitempty"`
+	Message string `json:"message"`
+}

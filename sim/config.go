@@ -1,0 +1,170 @@
+package sim
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/yaml"
+)
+
+// StartupAnnotation on a workload (or pod) overrides its pods' start-up
+// time, in seconds.
+const StartupAnnotation = "noderoll.dev/startup-seconds"
+
+// Timing is the time model. Every duration has a documented default and can
+// be overridden by the config file.
+type Timing struct {
+	// PodStartupSeconds: from a pod being bound to a node to Ready (image
+	// pull, start, readiness probe). Default 10.
+	PodStartupSeconds float64 `json:"podStartupSeconds"`
+	// TerminationSeconds: how long an evicted pod takes to go away. nil
+	// means its full terminationGracePeriodSeconds (default 30), the upper
+	// bound the kubelet allows.
+	TerminationSeconds *float64 `json:"terminationSeconds,omitempty"`
+	// ReinstallSeconds: OS reinstall, from the node leaving to it booting.
+	// Default 600.
+	ReinstallSeconds float64 `json:"reinstallSeconds"`
+	// JoinSeconds: from boot to the node registering Ready. Default 60.
+	JoinSeconds float64 `json:"joinSeconds"`
+	// SoakSeconds: wait after a batch before the next. Default 0.
+	SoakSeconds float64 `json:"soakSeconds"`
+	// EvictionRetrySeconds: wait after a 429. Default 5 (kubectl drain).
+	EvictionRetrySeconds float64 `json:"evictionRetrySeconds"`
+	// DrainTimeoutSeconds: a drain still blocked after this long is stuck.
+	// Default 3600.
+	DrainTimeoutSeconds float64 `json:"drainTimeoutSeconds"`
+}
+
+// DefaultTiming is the documented default time model.
+func DefaultTiming() Timing {
+	return Timing{
+		PodStartupSeconds:    10,
+		ReinstallSeconds:     600,
+		JoinSeconds:          60,
+		EvictionRetrySeconds: 5,
+		DrainTimeoutSeconds:  3600,
+	}
+}
+
+// Override sets start-up and termination times for the pods of matching
+// workloads.
+type Override struct {
+	// Namespace restricts the override to one namespace; empty means all.
+	Namespace string `json:"namespace,omitempty"`
+	// Selector restricts it to pods whose labels match.
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+	// PodStartupSeconds replaces the start-up time when set.
+	PodStartupSeconds *float64 `json:"podStartupSeconds,omitempty"`
+	// TerminationSeconds replaces the termination time when set.
+	TerminationSeconds *float64 `json:"terminationSeconds,omitempty"`
+
+	selector labels.Selector
+}
+
+// Config is the simulator's configuration file (`--config`).
+type Config struct {
+	Timing Timing `json:"timing"`
+	// Overrides apply in order; the last that matches a pod wins.
+	Overrides []Override `json:"overrides,omitempty"`
+	// DegradedBelow is the fraction of a Service's endpoints under which it
+	// counts as degraded. Default 0.75.
+	DegradedBelow float64 `json:"degradedBelow"`
+}
+
+// DefaultConfig is the configuration with every default.
+func DefaultConfig() Config {
+	return Config{Timing: DefaultTiming(), DegradedBelow: 0.75}
+}
+
+// LoadConfig reads a config file over the defaults.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading simulation config: %w", err)
+	}
+	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, cfg.compile(path)
+}
+
+func (c *Config) compile(source string) error {
+	t := c.Timing
+	for name, v := range map[string]float64{
+		"timing.podStartupSeconds": t.PodStartupSeconds, "timing.reinstallSeconds": t.ReinstallSeconds,
+		"timing.joinSeconds": t.JoinSeconds, "timing.soakSeconds": t.SoakSeconds,
+		"timing.evictionRetrySeconds": t.EvictionRetrySeconds, "timing.drainTimeoutSeconds": t.DrainTimeoutSeconds,
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s: %s: must not be negative, got %v", source, name, v)
+		}
+	}
+	if t.EvictionRetrySeconds == 0 {
+		return fmt.Errorf("%s: timing.evictionRetrySeconds: must be positive", source)
+	}
+	if c.DegradedBelow <= 0 || c.DegradedBelow > 1 {
+		return fmt.Errorf("%s: degradedBelow: must be in (0, 1], got %v", source, c.DegradedBelow)
+	}
+	for i := range c.Overrides {
+		o := &c.Overrides[i]
+		o.selector = labels.Everything()
+		if o.Selector != nil {
+			sel, err := metav1.LabelSelectorAsSelector(o.Selector)
+			if err != nil {
+				return fmt.Errorf("%s: overrides[%d].selector: %w", source, i, err)
+			}
+			o.selector = sel
+		}
+	}
+	return nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// startup is the time from bind to Ready for pod; owner is the workload's
+// annotations, if any.
+func (c *Config) startup(pod *corev1.Pod, ownerAnnotations map[string]string) time.Duration {
+	d := c.Timing.PodStartupSeconds
+	for _, ann := range []map[string]string{ownerAnnotations, pod.Annotations} {
+		if v, ok := ann[StartupAnnotation]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
+				d = f
+			}
+		}
+	}
+	for i := range c.Overrides {
+		o := &c.Overrides[i]
+		if o.PodStartupSeconds != nil && o.matches(pod) {
+			d = *o.PodStartupSeconds
+		}
+	}
+	return seconds(d)
+}
+
+// termination is how long an evicted pod takes to go away.
+func (c *Config) termination(pod *corev1.Pod, grace time.Duration) time.Duration {
+	d := grace
+	if c.Timing.TerminationSeconds != nil {
+		d = min(grace, seconds(*c.Timing.TerminationSeconds))
+	}
+	for i := range c.Overrides {
+		o := &c.Overrides[i]
+		if o.TerminationSeconds != nil && o.matches(pod) {
+			d = min(grace, seconds(*o.TerminationSeconds))
+		}
+	}
+	return d
+}
+
+func (o *Override) matches(pod *corev1.Pod) bool {
+	if o.Namespace != "" && o.Namespace != pod.Namespace {
+		return false
+	}
+	return o.selector == nil || o.selector.Matches(labels.Set(pod.Labels))
+}

@@ -1,0 +1,337 @@
+package sim
+
+import (
+	"fmt"
+	"sort"
+
+	policyv1 "k8s.io/api/policy/v1"
+	resourcehelper "k8s.io/component-helpers/resource"
+
+	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+// Result is the predicted outcome of a plan: the contract of
+// `noderoll simulate -o json`.
+type Result struct {
+	Strategy string            `json:"strategy"`
+	Params   map[string]string `json:"params"`
+	Snapshot SnapshotRef       `json:"snapshot"`
+	Summary  Summary           `json:"summary"`
+	Batches  []*Batch          `json:"batches"`
+	Risks    []plan.Risk       `json:"risks"`
+	// Services lists the Services that degraded or went down.
+	Services []ServiceImpact `json:"services,omitempty"`
+	// Assumptions states the time model the prediction rests on.
+	Assumptions Timing `json:"assumptions"`
+
+	riskSeen map[string]bool
+}
+
+// SnapshotRef identifies the snapshot simulated.
+type SnapshotRef struct {
+	Fingerprint string `json:"fingerprint"`
+	Nodes       int    `json:"nodes"`
+	Pods        int    `json:"pods"`
+}
+
+// Summary holds the run's totals.
+type Summary struct {
+	DurationSeconds float64 `json:"durationSeconds"`
+	Batches         int     `json:"batches"`
+	Evictions       int     `json:"evictions"`
+	// EvictionsBlocked counts evictions answered 429.
+	EvictionsBlocked int `json:"evictionsBlocked"`
+	// PDBStallSeconds sums, over batches, the longest time one of the
+	// batch's drains spent between its first 429 and its last blocked
+	// eviction going through.
+	PDBStallSeconds       float64 `json:"pdbStallSeconds"`
+	PodMovesMax           int     `json:"podMovesMax"`
+	PodsMovedMoreThanOnce int     `json:"podsMovedMoreThanOnce"`
+	// UnschedulablePods counts pods the scheduler could not place at some
+	// moment (they may have been placed later).
+	UnschedulablePods int `json:"unschedulablePods"`
+	// LostPods counts pods no controller recreates (bare pods).
+	LostPods int `json:"lostPods"`
+	// ServicesWithOutage: Services that had no ready endpoint at some moment.
+	ServicesWithOutage int `json:"servicesWithOutage"`
+	// ServicesDegraded: Services below the degraded threshold at some
+	// moment that never went down.
+	ServicesDegraded int `json:"servicesDegraded"`
+	StuckNodes       int `json:"stuckNodes"`
+	// PendingAtEnd counts pods still waiting for a node when the rollout is
+	// over.
+	PendingAtEnd      int     `json:"pendingAtEnd"`
+	EmptyDirPodsLost  int     `json:"emptyDirPodsLost"`
+	LostJobPodSeconds float64 `json:"lostJobPodSeconds"`
+	PreemptedPods     int     `json:"preemptedPods"`
+}
+
+// Batch is one batch's figures.
+type Batch struct {
+	Index            int      `json:"index"`
+	Nodes            []string `json:"nodes"`
+	StartSeconds     float64  `json:"startSeconds"`
+	EndSeconds       float64  `json:"endSeconds"`
+	Evictions        int      `json:"evictions"`
+	EvictionsBlocked int      `json:"evictionsBlocked"`
+	PDBStallSeconds  float64  `json:"pdbStallSeconds"`
+	PendingPeak      int      `json:"pendingPeak"`
+	Unschedulable    int      `json:"unschedulable"`
+	// Capacity of the schedulable nodes once the batch is cordoned.
+	Capacity Capacity `json:"capacity"`
+}
+
+// Capacity compares what the schedulable nodes offer with what their pods
+// request, per resource.
+type Capacity struct {
+	CPU    Amount `json:"cpu"`    // cores
+	Memory Amount `json:"memory"` // GiB
+	Pods   Amount `json:"pods"`
+}
+
+// Amount is an allocatable total and the requests against it.
+type Amount struct {
+	Allocatable float64 `json:"allocatable"`
+	Requested   float64 `json:"requested"`
+}
+
+// ServiceImpact is a Service that degraded or went down.
+type ServiceImpact struct {
+	Service         string  `json:"service"`
+	Desired         int     `json:"desired"`
+	MinReady        int     `json:"minReady"`
+	DownSeconds     float64 `json:"downSeconds"`
+	DegradedSeconds float64 `json:"degradedSeconds"`
+	Batches         []int   `json:"batches"`
+}
+
+// batchStats is a batch in progress.
+type batchStats struct {
+	Batch
+	runs   []*nodeRun
+	onDone func()
+	done   bool
+}
+
+func (b *batchStats) notePending(n int) {
+	if n > b.PendingPeak {
+		b.PendingPeak = n
+	}
+}
+
+func newResult(snap *snapshot.Snapshot, p *plan.Plan) *Result {
+	return &Result{
+		Strategy: p.Metadata.Strategy,
+		Params:   p.Metadata.Params,
+		Snapshot: SnapshotRef{Fingerprint: snap.Fingerprint(), Nodes: len(snap.Nodes), Pods: len(snap.Pods)},
+		Batches:  []*Batch{},
+		Risks:    []plan.Risk{},
+		riskSeen: map[string]bool{},
+	}
+}
+
+func (r *Result) addRisk(code string, sev plan.Severity, object string, batch int, msg string) {
+	key := code + "|" + object
+	if r.riskSeen[key] {
+		return
+	}
+	r.riskSeen[key] = true
+	risk := plan.Risk{Code: code, Severity: sev, Object: object, Message: msg}
+	if batch >= 0 {
+		b := batch
+		risk.Batch = &b
+	}
+	r.Risks = append(r.Risks, risk)
+}
+
+func podObject(p *simPod) string { return "Pod/" + p.obj.Namespace + "/" + p.obj.Name }
+
+func (r *Result) lost(p *simPod) {
+	r.Summary.LostPods++
+	r.addRisk(plan.RiskUnmanagedPod, plan.High, podObject(p), -1,
+		"no controller recreates this pod: the drain deletes it for good (kubectl drain --force)")
+}
+
+func (r *Result) emptyDirLost(p *simPod, batch int) {
+	r.Summary.EmptyDirPodsLost++
+	obj := podObject(p)
+	if p.owner != nil {
+		obj = p.owner.object()
+	}
+	r.addRisk(plan.RiskEmptyDirData, plan.Medium, obj, batch, "emptyDir data is lost when the pod is evicted")
+}
+
+func (r *Result) notePDBBlock(pdb *policyv1.PodDisruptionBudget, p *simPod, batch int) {
+	r.addRisk(plan.RiskPDBBlocksEviction, plan.Medium, "PodDisruptionBudget/"+pdb.Namespace+"/"+pdb.Name, batch,
+		fmt.Sprintf("evictions answered 429 (first: %s); the drain waits and retries", p.key()))
+}
+
+func (r *Result) noteUnschedulable(p *simPod, batch int) {
+	obj := podObject(p)
+	if p.owner != nil {
+		obj = p.owner.object()
+	}
+	r.addRisk(plan.RiskUnschedulable, plan.High, obj, batch, "the scheduler could not place "+p.key()+" at some moment")
+}
+
+func (r *Result) stuck(node string, batch int, msg string) {
+	r.Summary.StuckNodes++
+	r.addRisk(plan.RiskDrainStuck, plan.Critical, "Node/"+node, batch, msg)
+}
+
+// noteBatchStart records the risks visible when a batch starts: workloads
+// whose every running replica sits on the batch's nodes, and a cordoned
+// capacity smaller than what is requested.
+func (r *Result) noteBatchStart(s *Simulation, b plan.Batch) {
+	inBatch := map[string]bool{}
+	for _, n := range b.Nodes {
+		inBatch[n] = true
+	}
+	type tally struct{ in, all int }
+	counts := map[*workload]*tally{}
+	for _, p := range s.pods {
+		// Jobs are batch work and DaemonSet pods leave with their node:
+		// only serving replicas count.
+		if p.owner == nil || p.owner.kind == "DaemonSet" || p.owner.kind == "Job" || p.state == podGone || p.state == podPending {
+			continue
+		}
+		t := counts[p.owner]
+		if t == nil {
+			t = &tally{}
+			counts[p.owner] = t
+		}
+		t.all++
+		if inBatch[p.obj.Spec.NodeName] {
+			t.in++
+		}
+	}
+	ws := make([]*workload, 0, len(counts))
+	for w := range counts {
+		ws = append(ws, w)
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].object() < ws[j].object() })
+	for _, w := range ws {
+		t := counts[w]
+		if t.all > 1 && t.in == t.all {
+			r.addRisk(plan.RiskAllReplicasInBatch, plan.Critical, w.object(), b.Index,
+				fmt.Sprintf("all %d running replicas are on nodes of batch %d", t.all, b.Index))
+		}
+	}
+	c := s.batch.Capacity
+	for _, a := range []struct {
+		name string
+		amt  Amount
+	}{{"cpu", c.CPU}, {"memory", c.Memory}, {"pods", c.Pods}} {
+		if a.amt.Requested > a.amt.Allocatable {
+			r.addRisk(plan.RiskCapacityShortfall, plan.High, "Batch/"+fmt.Sprint(b.Index), b.Index,
+				fmt.Sprintf("with batch %d cordoned, %s requested %.1f exceeds the %.1f the other nodes offer", b.Index, a.name, a.amt.Requested, a.amt.Allocatable))
+		}
+	}
+}
+
+// capacity sums allocatable and requests over the schedulable nodes. Sums
+// are kept in integers (milli-CPU, bytes) so that they do not depend on the
+// order nodes are visited in.
+func (s *Simulation) capacity() Capacity {
+	var allocCPU, allocMem, allocPods, reqCPU, reqMem, reqPods int64
+	for _, n := range s.nodes {
+		if !n.present || n.cordoned {
+			continue
+		}
+		a := n.obj.Status.Allocatable
+		allocCPU += a.Cpu().MilliValue()
+		allocMem += a.Memory().Value()
+		allocPods += a.Pods().Value()
+	}
+	// Every pod that must keep running needs room on the schedulable nodes:
+	// those on them, those waiting, and those the cordoned nodes will shed,
+	// but not the DaemonSet and static pods that leave with their node, nor
+	// bare pods, which are lost.
+	for _, p := range s.pods {
+		if p.state == podGone || p.state == podTerminating {
+			continue
+		}
+		if n := s.nodes[p.obj.Spec.NodeName]; p.state != podPending && (n == nil || !n.present || n.cordoned) {
+			if p.owner == nil || p.owner.kind == "DaemonSet" || isMirror(p.obj) {
+				continue
+			}
+		}
+		req := resourcehelper.PodRequests(p.obj, resourcehelper.PodResourcesOptions{})
+		reqCPU += req.Cpu().MilliValue()
+		reqMem += req.Memory().Value()
+		reqPods++
+	}
+	const gib = 1 << 30
+	return Capacity{
+		CPU:    Amount{Allocatable: float64(allocCPU) / 1000, Requested: float64(reqCPU) / 1000},
+		Memory: Amount{Allocatable: float64(allocMem) / gib, Requested: float64(reqMem) / gib},
+		Pods:   Amount{Allocatable: float64(allocPods), Requested: float64(reqPods)},
+	}
+}
+
+// finish closes the books: Services' clocks, pending pods, risks order.
+func (s *Simulation) finish() {
+	r := s.result
+	now := s.clk.now
+	r.Summary.DurationSeconds = now.Seconds()
+	r.Summary.Batches = len(r.Batches)
+	r.Summary.PendingAtEnd = len(s.pending)
+	r.Assumptions = s.cfg.Timing
+	for _, sv := range s.services {
+		if sv.downSince >= 0 {
+			sv.downFor += now - sv.downSince
+		}
+		if sv.degradedSince >= 0 {
+			sv.degradedFor += now - sv.degradedSince
+		}
+		if !sv.everDegraded && !sv.everDown {
+			continue
+		}
+		var batches []int
+		for b := range sv.batches {
+			batches = append(batches, b)
+		}
+		sort.Ints(batches)
+		r.Services = append(r.Services, ServiceImpact{Service: sv.object(), Desired: sv.desired, MinReady: sv.minReady,
+			DownSeconds: sv.downFor.Seconds(), DegradedSeconds: sv.degradedFor.Seconds(), Batches: batches})
+		first := -1
+		if len(batches) > 0 {
+			first = batches[0]
+		}
+		if sv.everDown {
+			r.Summary.ServicesWithOutage++
+			r.addRisk(plan.RiskServiceOutage, plan.Critical, sv.object(), first,
+				fmt.Sprintf("no ready endpoint for %.0fs (of %d)", sv.downFor.Seconds(), sv.desired))
+		} else {
+			r.Summary.ServicesDegraded++
+			r.addRisk(plan.RiskServiceDegraded, plan.Medium, sv.object(), first,
+				fmt.Sprintf("down to %d of %d ready endpoints for %.0fs", sv.minReady, sv.desired, sv.degradedFor.Seconds()))
+		}
+	}
+	lineages := map[*lineage]*simPod{}
+	for _, p := range s.pods {
+		if p.lineage.moves > 1 {
+			lineages[p.lineage] = p
+		}
+	}
+	var moved []*simPod
+	for _, p := range lineages {
+		moved = append(moved, p)
+	}
+	sort.Slice(moved, func(i, j int) bool { return moved[i].lineage.key < moved[j].lineage.key })
+	for _, p := range moved {
+		obj := "Pod/" + p.lineage.key
+		r.addRisk(plan.RiskPodMovedRepeatedly, plan.Low, obj, -1, fmt.Sprintf("moved %d times", p.lineage.moves))
+	}
+	sort.SliceStable(r.Risks, func(i, j int) bool {
+		a, b := r.Risks[i], r.Risks[j]
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() < b.Severity.Rank()
+		}
+		if a.Code != b.Code {
+			return a.Code < b.Code
+		}
+		return a.Object < b.Object
+	})
+}

@@ -1,0 +1,161 @@
+// Package rolling generates the rolling replacement plan: nodes are taken a
+// batch at a time — cordon, drain, reinstall, rejoin, uncordon — and the
+// next batch starts when the previous one is back.
+//
+// Batch size is a count ("10") or a percentage of the nodes ("5%", rounded
+// up, at least 1). The order is one of:
+//
+//	name         alphabetical (deterministic; tests use it)
+//	zone         zone by zone: a batch never spans two zones
+//	fewest-pods  emptiest nodes first (DaemonSet and mirror pods not counted)
+package rolling
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+// Orders the generator knows.
+const (
+	OrderName       = "name"
+	OrderZone       = "zone"
+	OrderFewestPods = "fewest-pods"
+)
+
+// Params configure the rolling strategy.
+type Params struct {
+	// BatchSize is a node count or a percentage of the nodes ("5%").
+	BatchSize string
+	// Order is how nodes are put in batches.
+	Order string
+	// Drain are the drain options; zero means plan.DefaultDrainOptions.
+	Drain *plan.DrainOptions
+	// SoakSeconds waits after each batch.
+	SoakSeconds int64
+	// NewOSImage is the OS image nodes must report after rejoining.
+	NewOSImage string
+}
+
+// ParseBatchSize turns "10" or "5%" into a node count for a cluster of n
+// nodes.
+func ParseBatchSize(spec string, n int) (int, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" {
+		return 0, fmt.Errorf("batch size is empty")
+	}
+	if pct, ok := strings.CutSuffix(spec, "%"); ok {
+		f, err := strconv.ParseFloat(pct, 64)
+		if err != nil || f <= 0 || f > 100 {
+			return 0, fmt.Errorf("batch size %q: want a percentage in (0, 100]", spec)
+		}
+		return max(1, int(math.Ceil(f*float64(n)/100))), nil
+	}
+	k, err := strconv.Atoi(spec)
+	if err != nil || k <= 0 {
+		return 0, fmt.Errorf("batch size %q: want a positive count or a percentage", spec)
+	}
+	return k, nil
+}
+
+// Plan makes the rolling plan for every node of snap.
+func Plan(snap *snapshot.Snapshot, p Params) (*plan.Plan, error) {
+	if p.BatchSize == "" {
+		p.BatchSize = "10%"
+	}
+	if p.Order == "" {
+		p.Order = OrderName
+	}
+	size, err := ParseBatchSize(p.BatchSize, len(snap.Nodes))
+	if err != nil {
+		return nil, err
+	}
+	drain := plan.DefaultDrainOptions()
+	if p.Drain != nil {
+		drain = *p.Drain
+	}
+	nodes := make([]*corev1.Node, len(snap.Nodes))
+	for i := range snap.Nodes {
+		nodes[i] = &snap.Nodes[i]
+	}
+	var groups [][]*corev1.Node
+	switch p.Order {
+	case OrderName:
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+		groups = [][]*corev1.Node{nodes}
+	case OrderZone:
+		byZone := map[string][]*corev1.Node{}
+		for _, n := range nodes {
+			z := snapshot.NodeZone(n)
+			byZone[z] = append(byZone[z], n)
+		}
+		zones := make([]string, 0, len(byZone))
+		for z := range byZone {
+			zones = append(zones, z)
+		}
+		sort.Strings(zones)
+		for _, z := range zones {
+			g := byZone[z]
+			sort.Slice(g, func(i, j int) bool { return g[i].Name < g[j].Name })
+			groups = append(groups, g)
+		}
+	case OrderFewestPods:
+		counts := movablePods(snap)
+		sort.Slice(nodes, func(i, j int) bool {
+			ci, cj := counts[nodes[i].Name], counts[nodes[j].Name]
+			if ci != cj {
+				return ci < cj
+			}
+			return nodes[i].Name < nodes[j].Name
+		})
+		groups = [][]*corev1.Node{nodes}
+	default:
+		return nil, fmt.Errorf("order %q: want %s, %s or %s", p.Order, OrderName, OrderZone, OrderFewestPods)
+	}
+	out := &plan.Plan{
+		TypeMeta: metav1.TypeMeta{APIVersion: plan.APIVersion, Kind: plan.Kind},
+		Metadata: plan.Metadata{
+			SnapshotFingerprint: snap.Fingerprint(),
+			Strategy:            "rolling",
+			Params:              map[string]string{"batchSize": p.BatchSize, "order": p.Order},
+		},
+		Spec: plan.Spec{Drain: drain, SoakSeconds: p.SoakSeconds, Gates: plan.Gates{ExpectedOSImage: p.NewOSImage}},
+	}
+	for _, g := range groups {
+		for i := 0; i < len(g); i += size {
+			b := plan.Batch{Index: len(out.Spec.Batches)}
+			for _, n := range g[i:min(i+size, len(g))] {
+				b.Nodes = append(b.Nodes, n.Name)
+			}
+			out.Spec.Batches = append(out.Spec.Batches, b)
+		}
+	}
+	return out, nil
+}
+
+// movablePods counts, per node, the pods a drain moves.
+func movablePods(snap *snapshot.Snapshot) map[string]int {
+	counts := map[string]int{}
+	for i := range snap.Pods {
+		p := &snap.Pods[i]
+		if p.Spec.NodeName == "" {
+			continue
+		}
+		if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "DaemonSet" {
+			continue
+		}
+		if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+			continue
+		}
+		counts[p.Spec.NodeName]++
+	}
+	return counts
+}

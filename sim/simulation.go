@@ -1,0 +1,448 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/scheduler"
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+// Options are a run's inputs besides the snapshot and the plan.
+type Options struct {
+	Config Config
+	// Scheduler configures placement (profile file, seed).
+	Scheduler scheduler.Options
+	// NewOSImage is what reinstalled nodes report as status.nodeInfo.osImage.
+	NewOSImage string
+	// Progress, when set, is called after each batch.
+	Progress func(done, total int)
+}
+
+// Simulation is one run of a plan over an in-memory cluster. It is built by
+// Run and not reused.
+type Simulation struct {
+	ctx   context.Context
+	opts  Options
+	cfg   Config
+	clk   clock
+	sched *scheduler.Scheduler
+	epoch time.Time // the snapshot's time: virtual time 0
+
+	nodes     map[string]*simNode
+	pods      []*simPod
+	workloads map[types.UID]*workload
+	services  []*service
+	budgets   []*budget
+	pending   map[*simPod]bool
+	seq       int
+
+	retryQueued bool
+	batch       *batchStats // the batch in progress
+	result      *Result
+	err         error
+}
+
+// Run simulates plan p on the cluster in snap and returns the predicted
+// outcome. The same inputs give the same result.
+func Run(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, opts Options) (*Result, error) {
+	cfg := opts.Config
+	if cfg.Timing.EvictionRetrySeconds == 0 {
+		cfg = DefaultConfig()
+	}
+	if err := cfg.compile("config"); err != nil {
+		return nil, err
+	}
+	if opts.NewOSImage == "" {
+		opts.NewOSImage = p.Spec.Gates.ExpectedOSImage
+	}
+	if opts.NewOSImage == "" {
+		opts.NewOSImage = "reinstalled by noderoll"
+	}
+	s := &Simulation{ctx: ctx, opts: opts, cfg: cfg, pending: map[*simPod]bool{}, epoch: snap.TakenAt.Time}
+	if err := s.index(snap); err != nil {
+		return nil, err
+	}
+	for _, b := range p.Spec.Batches {
+		for _, name := range b.Nodes {
+			if s.nodes[name] == nil {
+				return nil, fmt.Errorf("plan batch %d: node %q is not in the snapshot", b.Index, name)
+			}
+		}
+	}
+	sched, err := scheduler.New(ctx, snap, opts.Scheduler)
+	if err != nil {
+		return nil, err
+	}
+	s.sched = sched
+	s.result = newResult(snap, p)
+	s.runBatches(p)
+	if s.err != nil {
+		return nil, s.err
+	}
+	s.finish()
+	return s.result, nil
+}
+
+func (s *Simulation) nextSeq() int { s.seq++; return s.seq }
+
+func (s *Simulation) fail(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+// runBatches starts each batch when the previous one is back and soaked,
+// and runs the clock until nothing is left to happen.
+func (s *Simulation) runBatches(p *plan.Plan) {
+	soak := seconds(s.cfg.Timing.SoakSeconds) + time.Duration(p.Spec.SoakSeconds)*time.Second
+	var start func(i int)
+	start = func(i int) {
+		if i >= len(p.Spec.Batches) {
+			return
+		}
+		s.startBatch(p.Spec.Batches[i], p.Spec.Drain, func() {
+			if s.opts.Progress != nil {
+				s.opts.Progress(i+1, len(p.Spec.Batches))
+			}
+			s.clk.after(soak, func() { start(i + 1) })
+		})
+	}
+	s.clk.at(0, func() { start(0) })
+	for s.err == nil {
+		if s.clk.onlyRetries() || s.clk.empty() {
+			// Nothing that can change the cluster is left to happen.
+			s.declareStuck("no eviction can ever be allowed: the blocking budgets wait on pods that cannot become Ready")
+			s.giveUpWaiting()
+		}
+		if !s.clk.step() {
+			break
+		}
+		if err := s.ctx.Err(); err != nil {
+			s.fail(err)
+		}
+	}
+}
+
+// --- pods ---
+
+func (s *Simulation) timeAt(d time.Duration) metav1.Time {
+	return metav1.NewTime(s.epoch.Add(d))
+}
+
+func setReady(pod *corev1.Pod, ready bool) {
+	st := corev1.ConditionFalse
+	if ready {
+		st = corev1.ConditionTrue
+	}
+	for i := range pod.Status.Conditions {
+		if pod.Status.Conditions[i].Type == corev1.PodReady {
+			pod.Status.Conditions[i].Status = st
+			return
+		}
+	}
+	pod.Status.Conditions = append(pod.Status.Conditions, corev1.PodCondition{Type: corev1.PodReady, Status: st})
+}
+
+// markReady: the pod passed its readiness probe.
+func (s *Simulation) markReady(p *simPod) {
+	if p.state != podStarting {
+		return
+	}
+	p.state = podReady
+	p.obj.Status.Phase = corev1.PodRunning
+	setReady(p.obj, true)
+	for _, sv := range p.services {
+		s.endpointChange(sv, +1)
+	}
+	s.podReadyAgain(p)
+}
+
+// terminate starts deleting a pod: it leaves its Services' endpoints at
+// once, stops counting as healthy for its budgets, and is gone after its
+// termination time. What its controller does about it is decided here too.
+func (s *Simulation) terminate(p *simPod, grace time.Duration) {
+	if p.state == podTerminating || p.state == podGone {
+		return
+	}
+	wasReady := p.state == podReady
+	wasPending := p.state == podPending
+	now := s.timeAt(s.clk.now)
+	p.obj.DeletionTimestamp = &now
+	if wasPending {
+		delete(s.pending, p)
+		p.state = podGone
+		s.afterGone(p)
+		return
+	}
+	p.state = podTerminating
+	setReady(p.obj, false)
+	if wasReady {
+		for _, sv := range p.services {
+			s.endpointChange(sv, -1)
+		}
+	}
+	s.replaceOnTerminating(p)
+	s.clk.after(s.cfg.termination(p.obj, grace), func() { s.gone(p) })
+}
+
+// gone: the pod object is deleted; its node's resources are free.
+func (s *Simulation) gone(p *simPod) {
+	if p.state == podGone {
+		return
+	}
+	p.state = podGone
+	if n := s.nodes[p.obj.Spec.NodeName]; n != nil {
+		delete(n.pods, p)
+		if n.present {
+			if err := s.sched.RemovePod(p.obj); err != nil {
+				s.fail(fmt.Errorf("removing %s from the scheduler: %w", p.key(), err))
+			}
+		}
+	}
+	s.afterGone(p)
+	s.podLeft(p)
+	s.clusterChanged()
+}
+
+func (s *Simulation) afterGone(p *simPod) {
+	for _, b := range p.pdbs {
+		delete(b.pods, p)
+	}
+	if p.owner != nil && p.owner.kind == "StatefulSet" {
+		s.recreate(p)
+	}
+}
+
+// replaceOnTerminating is the controllers' reaction to a pod starting to
+// terminate: a ReplicaSet or a Job creates the replacement at once; a
+// StatefulSet waits for the pod to be gone; a DaemonSet pod leaves with its
+// node; a bare pod is lost.
+func (s *Simulation) replaceOnTerminating(p *simPod) {
+	switch {
+	case p.owner == nil:
+		s.result.lost(p)
+	case p.owner.kind == "ReplicaSet":
+		s.recreate(p)
+	case p.owner.kind == "Job":
+		s.result.Summary.LostJobPodSeconds += (s.clk.now - p.startedAt + s.runningBefore(p)).Seconds()
+		s.recreate(p)
+	}
+}
+
+// runningBefore is how long a pod had run when the snapshot was taken.
+func (s *Simulation) runningBefore(p *simPod) time.Duration {
+	if p.startedAt != 0 || p.obj.Status.StartTime == nil || s.epoch.IsZero() {
+		return 0
+	}
+	if d := s.epoch.Sub(p.obj.Status.StartTime.Time); d > 0 {
+		return d
+	}
+	return 0
+}
+
+// recreate makes the pod's replacement: the same identity for a
+// StatefulSet, a new name otherwise; the same lineage, Services and
+// budgets; unbound and pending.
+func (s *Simulation) recreate(old *simPod) {
+	w := old.owner
+	obj := old.obj.DeepCopy()
+	obj.ResourceVersion = ""
+	obj.DeletionTimestamp = nil
+	obj.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	if w.kind != "StatefulSet" {
+		w.created++
+		obj.Name = fmt.Sprintf("%s-nr%d", w.name, w.created)
+		obj.Spec.NodeName = ""
+	} else {
+		obj.Spec.NodeName = ""
+	}
+	obj.UID = types.UID(fmt.Sprintf("%s-r%d", old.obj.UID, s.seq+1))
+	now := s.timeAt(s.clk.now)
+	obj.CreationTimestamp = now
+	p := &simPod{obj: obj, state: podPending, owner: w, lineage: old.lineage, services: old.services, pdbs: old.pdbs, seq: s.nextSeq()}
+	for _, b := range p.pdbs {
+		b.pods[p] = true
+	}
+	s.pods = append(s.pods, p)
+	s.pending[p] = true
+	s.noteDisplaced(old, p)
+	s.noteMovedOut(old)
+	if s.batch != nil {
+		s.batch.notePending(len(s.pending))
+	}
+	s.clusterChanged()
+}
+
+func (s *Simulation) noteMovedOut(old *simPod) {
+	old.lineage.moves++
+	if old.lineage.moves > s.result.Summary.PodMovesMax {
+		s.result.Summary.PodMovesMax = old.lineage.moves
+	}
+	if old.lineage.moves == 2 {
+		s.result.Summary.PodsMovedMoreThanOnce++
+	}
+}
+
+// clusterChanged asks for the pending pods to be retried once the events of
+// this instant have run, as the scheduling queue moves unschedulable pods
+// back on a cluster event.
+func (s *Simulation) clusterChanged() {
+	if s.retryQueued || len(s.pending) == 0 {
+		return
+	}
+	s.retryQueued = true
+	s.clk.after(0, s.schedulePending)
+}
+
+// schedulePending tries every pending pod in the scheduling queue's order
+// (priority, then age). A pod that does not fit waits for the next change.
+// Once a pod of a workload failed and nothing was placed since, its
+// siblings would fail the same way: they are not tried again in this pass.
+func (s *Simulation) schedulePending() {
+	s.retryQueued = false
+	queue := make([]*simPod, 0, len(s.pending))
+	for p := range s.pending {
+		queue = append(queue, p)
+	}
+	sort.Slice(queue, func(i, j int) bool {
+		pi, pj := priority(queue[i].obj), priority(queue[j].obj)
+		if pi != pj {
+			return pi > pj
+		}
+		return queue[i].seq < queue[j].seq
+	})
+	failed := map[types.UID]bool{}
+	for _, p := range queue {
+		if s.err != nil {
+			return
+		}
+		key := p.obj.UID
+		if p.owner != nil && p.owner.kind != "StatefulSet" {
+			key = p.owner.uid
+		}
+		if failed[key] {
+			s.markUnschedulable(p)
+			continue
+		}
+		res, err := s.sched.Place(s.ctx, p.obj)
+		if err != nil {
+			s.fail(fmt.Errorf("scheduling %s: %w", p.key(), err))
+			return
+		}
+		if res.NodeName == "" {
+			failed[key] = true
+			s.markUnschedulable(p)
+			s.preempt(p, res)
+			continue
+		}
+		clear(failed)
+		s.bind(p, res.NodeName)
+	}
+}
+
+func (s *Simulation) markUnschedulable(p *simPod) {
+	if !p.failedOnce {
+		p.failedOnce = true
+		s.result.Summary.UnschedulablePods++
+		if s.batch != nil {
+			s.batch.Unschedulable++
+		}
+		s.result.noteUnschedulable(p, s.batchIndex())
+	}
+}
+
+func (s *Simulation) batchIndex() int {
+	if s.batch == nil {
+		return -1
+	}
+	return s.batch.Index
+}
+
+// bind places a pending pod on a node; it is Ready after its start-up time.
+func (s *Simulation) bind(p *simPod, node string) {
+	delete(s.pending, p)
+	p.obj.Spec.NodeName = node
+	p.obj.Status.Phase = corev1.PodRunning
+	p.state = podStarting
+	p.startedAt = s.clk.now
+	if n := s.nodes[node]; n != nil {
+		n.pods[p] = true
+	}
+	var ann map[string]string
+	if p.owner != nil {
+		ann = p.owner.annotations
+	}
+	s.clk.after(s.cfg.startup(p.obj, ann), func() { s.markReady(p) })
+}
+
+// preempt evicts the victims the scheduler's preemption chose; the pod
+// stays pending until they are gone.
+func (s *Simulation) preempt(p *simPod, res scheduler.Result) {
+	if len(res.Victims) == 0 {
+		return
+	}
+	for _, v := range res.Victims {
+		if vp := s.findPod(v.Namespace, v.Name, v.Spec.NodeName); vp != nil {
+			vp.preempted = true
+			s.result.Summary.PreemptedPods++
+			s.terminate(vp, plan.GracePeriod(vp.obj, plan.DrainOptions{}))
+		}
+	}
+}
+
+func (s *Simulation) findPod(namespace, name, node string) *simPod {
+	if n := s.nodes[node]; n != nil {
+		for p := range n.pods {
+			if p.obj.Namespace == namespace && p.obj.Name == name {
+				return p
+			}
+		}
+	}
+	return nil
+}
+
+func priority(p *corev1.Pod) int32 {
+	if p.Spec.Priority != nil {
+		return *p.Spec.Priority
+	}
+	return 0
+}
+
+// endpointChange moves a Service's ready endpoint count and its degraded
+// and outage clocks.
+func (s *Simulation) endpointChange(sv *service, delta int) {
+	sv.ready += delta
+	if sv.ready < sv.minReady {
+		sv.minReady = sv.ready
+	}
+	if sv.desired == 0 {
+		return
+	}
+	now := s.clk.now
+	degraded := float64(sv.ready) < s.cfg.DegradedBelow*float64(sv.desired)
+	down := sv.ready <= 0
+	switch {
+	case degraded && sv.degradedSince < 0:
+		sv.degradedSince, sv.everDegraded = now, true
+		sv.batches[s.batchIndex()] = true
+	case !degraded && sv.degradedSince >= 0:
+		sv.degradedFor += now - sv.degradedSince
+		sv.degradedSince = -1
+	}
+	switch {
+	case down && sv.downSince < 0:
+		sv.downSince, sv.everDown = now, true
+		sv.batches[s.batchIndex()] = true
+	case !down && sv.downSince >= 0:
+		sv.downFor += now - sv.downSince
+		sv.downSince = -1
+	}
+}
