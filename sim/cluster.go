@@ -41,6 +41,8 @@ type simPod struct {
 	startedAt time.Duration
 	// failedOnce: the scheduler could not place it at some moment.
 	failedOnce bool
+	// waitsForNode: only node-level plugins rejected it last time.
+	waitsForNode bool
 	// preempted: preemption chose it as a victim.
 	preempted bool
 }

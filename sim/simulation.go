@@ -45,6 +45,7 @@ type Simulation struct {
 	seq       int
 
 	retryQueued bool
+	nodeEvent   bool        // a node event since the last scheduling pass
 	batch       *batchStats // the batch in progress
 	result      *Result
 	err         error
@@ -209,7 +210,7 @@ func (s *Simulation) gone(p *simPod) {
 	}
 	s.afterGone(p)
 	s.podLeft(p)
-	s.clusterChanged()
+	s.clusterChanged(false)
 }
 
 func (s *Simulation) afterGone(p *simPod) {
@@ -278,7 +279,7 @@ func (s *Simulation) recreate(old *simPod) {
 	if s.batch != nil {
 		s.batch.notePending(len(s.pending))
 	}
-	s.clusterChanged()
+	s.clusterChanged(false)
 }
 
 func (s *Simulation) noteMovedOut(old *simPod) {
@@ -293,13 +294,37 @@ func (s *Simulation) noteMovedOut(old *simPod) {
 
 // clusterChanged asks for the pending pods to be retried once the events of
 // this instant have run, as the scheduling queue moves unschedulable pods
-// back on a cluster event.
-func (s *Simulation) clusterChanged() {
+// back on a cluster event. nodeEvent says a node was added or became
+// schedulable: only such an event can help a pod that only node-level
+// plugins rejected (see nodeOnlyPlugins), as the scheduler's queueing hints
+// decide.
+func (s *Simulation) clusterChanged(nodeEvent bool) {
+	s.nodeEvent = s.nodeEvent || nodeEvent
 	if s.retryQueued || len(s.pending) == 0 {
 		return
 	}
 	s.retryQueued = true
 	s.clk.after(0, s.schedulePending)
+}
+
+// nodeOnlyPlugins reject a pod for what a node is (its labels, taints,
+// unschedulable flag, volumes' topology), never for the pods on it: a pod
+// rejected by these alone waits for a node event.
+var nodeOnlyPlugins = map[string]bool{
+	"NodeAffinity": true, "NodeName": true, "NodeUnschedulable": true,
+	"TaintToleration": true, "VolumeBinding": true, "VolumeZone": true,
+}
+
+func waitsForNode(res scheduler.Result) bool {
+	if res.Unschedulable == nil || len(res.Unschedulable.Plugins) == 0 || len(res.Victims) > 0 {
+		return false
+	}
+	for _, p := range res.Unschedulable.Plugins {
+		if !nodeOnlyPlugins[p] {
+			return false
+		}
+	}
+	return true
 }
 
 // schedulePending tries every pending pod in the scheduling queue's order
@@ -308,6 +333,8 @@ func (s *Simulation) clusterChanged() {
 // siblings would fail the same way: they are not tried again in this pass.
 func (s *Simulation) schedulePending() {
 	s.retryQueued = false
+	nodeEvent := s.nodeEvent
+	s.nodeEvent = false
 	queue := make([]*simPod, 0, len(s.pending))
 	for p := range s.pending {
 		queue = append(queue, p)
@@ -328,7 +355,7 @@ func (s *Simulation) schedulePending() {
 		if p.owner != nil && p.owner.kind != "StatefulSet" {
 			key = p.owner.uid
 		}
-		if failed[key] {
+		if failed[key] || (p.waitsForNode && !nodeEvent) {
 			s.markUnschedulable(p)
 			continue
 		}
@@ -339,6 +366,7 @@ func (s *Simulation) schedulePending() {
 		}
 		if res.NodeName == "" {
 			failed[key] = true
+			p.waitsForNode = waitsForNode(res)
 			s.markUnschedulable(p)
 			s.preempt(p, res)
 			continue

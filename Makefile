@@ -1,0 +1,102 @@
+# noderoll — every target works from a clean checkout: Go modules come from
+# the module proxy through `go mod download`.
+
+GO        ?= go
+BIN       := bin
+DEMO      := demo
+PKGS      := ./...
+BENCHTIME ?= 1x
+
+.PHONY: all build test test-short demo bench lint fmt deps clean-demo
+
+all: build
+
+deps:
+	$(GO) mod download
+
+build: deps
+	$(GO) build -o $(BIN)/noderoll ./cmd/noderoll
+
+test: deps e2e-bins
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+
+test-short: deps
+	$(GO) test -short $(PKGS)
+
+# The main job on the built-in seed-scale cluster.
+demo: build
+	@mkdir -p $(DEMO)
+	$(BIN)/noderoll snapshot generate --profile seed --seed 1 -o $(DEMO)/seed.json.gz
+	$(BIN)/noderoll snapshot inspect $(DEMO)/seed.json.gz -o table | tee $(DEMO)/snapshot.txt
+	$(BIN)/noderoll snapshot inspect $(DEMO)/seed.json.gz -o json > $(DEMO)/snapshot.json
+	@echo
+	@echo "demo: snapshot $(DEMO)/seed.json.gz, report $(DEMO)/snapshot.txt and $(DEMO)/snapshot.json"
+
+# Seed-scale benchmarks: our scheduler against the naive framework loop.
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem -timeout 60m ./bench/
+
+lint: deps
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean-demo:
+	rm -rf $(DEMO)
+
+# ---------------------------------------------------------------------------
+# End-to-end control plane (package e2e): etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, kwok and kwokctl, every
+# one built from Go modules into $(E2E_BIN) and reused between runs. The
+# Kubernetes commands come from this module (same replace block, versions
+# pinned by go.mod through tools/tools.go) in one `go build`, which shares
+# the work; KWOK has its own k8s.io minor, so it is installed on its own.
+# A version change in go.mod or here changes a stamp file, which rebuilds.
+
+E2E_BIN      := $(CURDIR)/.cache/bin
+K8S_VERSION  := $(shell awk '$$1 == "k8s.io/kubernetes" { print $$2; exit }' go.mod)
+ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" { print $$2; exit }' go.mod)
+KWOK_VERSION := v0.8.0
+K8S_MAJOR    := $(word 1,$(subst ., ,$(patsubst v%,%,$(K8S_VERSION))))
+K8S_MINOR    := $(word 2,$(subst ., ,$(patsubst v%,%,$(K8S_VERSION))))
+# kwokctl reads the API server's --version to pick its flags: stamp it.
+K8S_LDFLAGS  := $(foreach pkg,k8s.io/component-base/version k8s.io/client-go/pkg/version,\
+	-X $(pkg).gitVersion=$(K8S_VERSION) -X $(pkg).gitMajor=$(K8S_MAJOR) \
+	-X $(pkg).gitMinor=$(K8S_MINOR) -X $(pkg).gitTreeState=clean)
+K8S_CMDS     := kube-apiserver kube-controller-manager kube-scheduler kubectl
+K8S_BINS     := $(addprefix $(E2E_BIN)/,$(K8S_CMDS))
+E2E_BINS     := $(K8S_BINS) $(E2E_BIN)/etcd $(E2E_BIN)/kwok $(E2E_BIN)/kwokctl
+KWOK_CLUSTER ?= noderoll
+KWOK_WORKDIR ?= $(CURDIR)/.cache/kwok
+
+.PHONY: e2e-bins kwok-up kwok-down
+
+e2e-bins: $(E2E_BINS)
+
+# Stamps name the version they stand for; a new version has no stamp yet.
+$(E2E_BIN)/.k8s-$(K8S_VERSION) $(E2E_BIN)/.etcd-$(ETCD_VERSION) $(E2E_BIN)/.kwok-$(KWOK_VERSION):
+	@mkdir -p $(@D)
+	@rm -f $(@D)/$(firstword $(subst -, ,$(@F)))-*
+	@touch $@
+
+$(K8S_BINS) &: $(E2E_BIN)/.k8s-$(K8S_VERSION)
+	$(GO) build -ldflags '$(K8S_LDFLAGS)' -o $(E2E_BIN)/ $(addprefix k8s.io/kubernetes/cmd/,$(K8S_CMDS))
+	@touch $(K8S_BINS)
+
+$(E2E_BIN)/etcd: $(E2E_BIN)/.etcd-$(ETCD_VERSION)
+	$(GO) build -o $@ go.etcd.io/etcd/server/v3
+
+$(E2E_BIN)/kwok $(E2E_BIN)/kwokctl &: $(E2E_BIN)/.kwok-$(KWOK_VERSION)
+	GOBIN=$(E2E_BIN) $(GO) install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION) sigs.k8s.io/kwok/cmd/kwokctl@$(KWOK_VERSION)
+	@touch $(E2E_BIN)/kwok $(E2E_BIN)/kwokctl
+
+# A cluster for people, on 127.0.0.1, with the e2e package's configuration
+# and stages. `make kwok-up` prints how to reach it; `make kwok-down` stops it.
+kwok-up: e2e-bins
+	$(GO) run ./e2e/cmd/kwokcluster up --bin $(E2E_BIN) --workdir $(KWOK_WORKDIR) --name $(KWOK_CLUSTER)
+
+kwok-down:
+	$(GO) run ./e2e/cmd/kwokcluster down --bin $(E2E_BIN) --workdir $(KWOK_WORKDIR) --name $(KWOK_CLUSTER)

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noderoll/noderoll/reports"
+	"github.com/noderoll/noderoll/scheduler"
+	"github.com/noderoll/noderoll/sim"
+	"github.com/noderoll/noderoll/sim/rolling"
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+// simulateOptions are the flags and arguments of `simulate`.
+type simulateOptions struct {
+	file            string
+	strategy        string
+	batchSize       string
+	order           string
+	configFile      string
+	schedulerConfig string
+	seed            int64
+	newOSImage      string
+	output          string
+	out             string
+	cpuProfile      string
+}
+
+func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := &simulateOptions{}
+	cmd := &cobra.Command{
+		Use:   "simulate FILE --strategy rolling [--batch-size 10|5%] [--order name|zone|fewest-pods]",
+		Short: "Predict what replacing every node's OS does to the cluster in FILE",
+		Long: "Replay the snapshot in memory with the real kube-scheduler framework and run the\n" +
+			"strategy's plan on it: cordon, drain through the Eviction API (PDBs honoured, 429s\n" +
+			"retried every 5 s), reinstall, rejoin, uncordon, batch by batch. Prints the predicted\n" +
+			"evictions, PDB stalls, unschedulable pods, outages and duration.",
+		Args: exactArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.file = args[0]
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return o.run(cmd.Context(), stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.strategy, "strategy", "rolling", "replacement strategy: rolling")
+	f.StringVar(&o.batchSize, "batch-size", "10%", "nodes per batch: a count or a percentage of the nodes")
+	f.StringVar(&o.order, "order", rolling.OrderName, "node order: name, zone or fewest-pods")
+	f.StringVar(&o.configFile, "config", "", "simulation config file (time model, per-workload overrides)")
+	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
+	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
+	f.StringVar(&o.newOSImage, "new-os-image", "", "OS image nodes report after reinstall")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.StringVar(&o.out, "out", "", "also write the JSON result to this file")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulation to this file")
+	_ = f.MarkHidden("cpuprofile")
+	return cmd
+}
+
+func (o *simulateOptions) validate() error {
+	switch o.strategy {
+	case "rolling":
+	case "migration":
+		return usageErrorf("--strategy migration: not available yet (rolling is)")
+	default:
+		return usageErrorf("unknown strategy %q: want rolling", o.strategy)
+	}
+	if o.output != "table" && o.output != "json" {
+		return usageErrorf("unknown output format %q: want table or json", o.output)
+	}
+	if _, err := rolling.ParseBatchSize(o.batchSize, 100); err != nil {
+		return usageErrorf("--batch-size: %v", err)
+	}
+	switch o.order {
+	case rolling.OrderName, rolling.OrderZone, rolling.OrderFewestPods:
+	default:
+		return usageErrorf("--order %q: want name, zone or fewest-pods", o.order)
+	}
+	return nil
+}
+
+func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	snap, err := snapshot.Load(o.file)
+	if err != nil {
+		return err
+	}
+	printWarnings(stderr, snap.Warnings)
+	cfg := sim.DefaultConfig()
+	if o.configFile != "" {
+		if cfg, err = sim.LoadConfig(o.configFile); err != nil {
+			return usageError{err}
+		}
+	}
+	p, err := rolling.Plan(snap, rolling.Params{BatchSize: o.batchSize, Order: o.order, NewOSImage: o.newOSImage})
+	if err != nil {
+		return usageError{err}
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := sim.Run(ctx, snap, p, sim.Options{
+		Config:    cfg,
+		Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed},
+		Progress:  progressFunc(stderr, o.output == "json", "simulating batches"),
+	})
+	if err != nil {
+		return err
+	}
+	if o.out != "" {
+		var buf bytes.Buffer
+		if err := reports.WriteResultJSON(&buf, res); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if o.output == "json" {
+		return reports.WriteResultJSON(stdout, res)
+	}
+	return reports.WriteResultTable(stdout, res)
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it
+// into place, so that path is never half-written.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
