@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -159,14 +160,34 @@ type affinityView struct {
 	namespace  string   // the incoming pod's
 	namespaces []string // those its terms name
 	all        bool
+	// views caches each node's view for the current focus, by node slot;
+	// a view is reused while its node's generation is unchanged.
+	key   string
+	mu    sync.Mutex
+	views map[*nodeState]*nsNodeInfo
 }
 
 func (v *affinityView) focus(pod *corev1.Pod) {
 	v.namespace = pod.Namespace
 	v.namespaces, v.all = affinityTargets(pod)
+	key := fmt.Sprint(v.namespace, v.namespaces, v.all)
+	if key != v.key || len(v.views) > 4*len(v.s.slotOf) {
+		v.key, v.views = key, map[*nodeState]*nsNodeInfo{}
+	}
 }
 
 func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if view, ok := v.views[n]; ok && view.gen == n.info.Generation {
+		return view
+	}
+	view := v.build(n)
+	v.views[n] = view
+	return view
+}
+
+func (v *affinityView) build(n *nodeState) *nsNodeInfo {
 	reach := n.affinityFor[v.namespace]
 	if len(n.affinityAnyNS) > 0 {
 		reach = append(slices.Clip(reach), n.affinityAnyNS...)
