@@ -29,9 +29,10 @@ demo: build
 	@mkdir -p $(DEMO)
 	$(BIN)/noderoll snapshot generate --profile seed --seed 1 -o $(DEMO)/seed.json.gz
 	$(BIN)/noderoll snapshot inspect $(DEMO)/seed.json.gz -o table | tee $(DEMO)/snapshot.txt
-	$(BIN)/noderoll snapshot inspect $(DEMO)/seed.json.gz -o json > $(DEMO)/snapshot.json
+	$(BIN)/noderoll simulate $(DEMO)/seed.json.gz --strategy rolling --batch-size 5% --order name --out $(DEMO)/rolling-5pct.json > $(DEMO)/rolling-5pct.txt
+	@head -12 $(DEMO)/rolling-5pct.txt
 	@echo
-	@echo "demo: snapshot $(DEMO)/seed.json.gz, report $(DEMO)/snapshot.txt and $(DEMO)/snapshot.json"
+	@echo "demo: snapshot $(DEMO)/seed.json.gz; reports $(DEMO)/snapshot.txt, $(DEMO)/rolling-5pct.txt, $(DEMO)/rolling-5pct.json"
 
 # Seed-scale benchmarks: our scheduler against the naive framework loop.
 bench: deps
@@ -94,9 +95,23 @@ $(E2E_BIN)/kwok $(E2E_BIN)/kwokctl &: $(E2E_BIN)/.kwok-$(KWOK_VERSION)
 	@touch $(E2E_BIN)/kwok $(E2E_BIN)/kwokctl
 
 # A cluster for people, on 127.0.0.1, with the e2e package's configuration
-# and stages. `make kwok-up` prints how to reach it; `make kwok-down` stops it.
-kwok-up: e2e-bins
-	$(GO) run ./e2e/cmd/kwokcluster up --bin $(E2E_BIN) --workdir $(KWOK_WORKDIR) --name $(KWOK_CLUSTER)
+# and KWOK stages, in $(KWOK_WORKDIR). kwok-up prints how to reach it;
+# kwok-down deletes it.
+KWOKCTL = KWOK_WORKDIR=$(KWOK_WORKDIR) KWOK_KUBECTL_BINARY=$(E2E_BIN)/kubectl \
+	$(E2E_BIN)/kwokctl --name $(KWOK_CLUSTER)
 
-kwok-down:
-	$(GO) run ./e2e/cmd/kwokcluster down --bin $(E2E_BIN) --workdir $(KWOK_WORKDIR) --name $(KWOK_CLUSTER)
+kwok-up: e2e-bins
+	@mkdir -p $(KWOK_WORKDIR)
+	$(KWOKCTL) -c e2e/kwok/kwokctl.yaml -c e2e/kwok/stages.yaml create cluster --runtime binary \
+		--kube-apiserver-binary $(E2E_BIN)/kube-apiserver \
+		--kube-controller-manager-binary $(E2E_BIN)/kube-controller-manager \
+		--kube-scheduler-binary $(E2E_BIN)/kube-scheduler \
+		--kwok-controller-binary $(E2E_BIN)/kwok --etcd-binary $(E2E_BIN)/etcd \
+		--disable-qps-limits --kubeconfig "" --wait 2m
+	@echo
+	@echo "cluster $(KWOK_CLUSTER) is up on 127.0.0.1; to use it:"
+	@echo "  export KUBECONFIG=$(KWOK_WORKDIR)/clusters/$(KWOK_CLUSTER)/kubeconfig.yaml PATH=$(E2E_BIN):\$$PATH"
+	@echo "  noderoll snapshot apply FILE    # then: make kwok-down"
+
+kwok-down: $(E2E_BIN)/kwokctl
+	$(KWOKCTL) delete cluster

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,8 +42,7 @@ type DrainAction int
 const (
 	// Evict: the pod is evicted through the Eviction API.
 	Evict DrainAction = iota
-	// Skip: the pod stays (a DaemonSet or mirror pod, or one already being
-	// deleted).
+	// Skip: the pod stays (a DaemonSet or mirror pod).
 	Skip
 	// Refuse: the drain cannot proceed without a flag it was not given.
 	Refuse
@@ -75,7 +75,7 @@ const (
 	daemonSetWarning    = "ignoring DaemonSet-managed Pods"
 	localStorageFatal   = "Pods with local storage (use --delete-emptydir-data to override)"
 	localStorageWarning = "deleting Pods with local storage"
-	unmanagedFatal      = "cannot delete Pods that declare no controller (use --force to override)"
+	unmanagedFatal      = "Pods that declare no controller (use --force to override)"
 	unmanagedWarning    = "deleting Pods that declare no controller"
 	mirrorPodSkip       = "mirror pod"
 )
@@ -92,9 +92,13 @@ func Drain(pod *corev1.Pod, opts DrainOptions, daemonSetExists func(namespace, n
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	if ref != nil && ref.Kind == "DaemonSet" && ref.APIVersion == "apps/v1" && !terminal {
 		if !daemonSetExists(pod.Namespace, ref.Name) {
+			// An orphan: kubectl deletes it with --force, and nothing
+			// recreates it.
+			notFound := fmt.Sprintf("daemonsets.apps %q not found", ref.Name)
 			if !opts.Force {
-				return DrainDecision{Action: Refuse, Reason: "daemonset " + ref.Name + " not found"}
+				return DrainDecision{Action: Refuse, Reason: notFound}
 			}
+			d.Unmanaged, d.Reason = true, notFound
 		} else if !opts.IgnoreDaemonSets {
 			return DrainDecision{Action: Refuse, Reason: daemonSetFatal}
 		} else {

@@ -148,15 +148,8 @@ func (s *Simulation) tryEvict(nr *nodeRun, p *simPod) {
 		s.checkDrained(nr)
 		return
 	}
-	pdbs := make([]*policyv1.PodDisruptionBudget, len(p.pdbs))
-	byPDB := map[*policyv1.PodDisruptionBudget]*budget{}
-	for i, b := range p.pdbs {
-		pdbs[i] = b.pdb
-		byPDB[b.pdb] = b
-	}
-	v := plan.AnswerEviction(p.obj, pdbs, func(pdb *policyv1.PodDisruptionBudget) plan.BudgetStatus {
-		return byPDB[pdb].status()
-	})
+	v := s.answer(p)
+	byPDB := budgetsByPDB(p)
 	switch v.Result {
 	case plan.EvictionAllowed:
 		delete(nr.toEvict, p)
@@ -183,6 +176,26 @@ func (s *Simulation) tryEvict(nr *nodeRun, p *simPod) {
 		nr.blockedBy[p] = "PodDisruptionBudget/" + v.PDB.Namespace + "/" + v.PDB.Name
 		s.stick(nr, fmt.Sprintf("eviction of %s answered 500: %s", p.key(), v.Message))
 	}
+}
+
+// answer is the API server's answer to evicting p now.
+func (s *Simulation) answer(p *simPod) plan.EvictionVerdict {
+	pdbs := make([]*policyv1.PodDisruptionBudget, len(p.pdbs))
+	for i, b := range p.pdbs {
+		pdbs[i] = b.pdb
+	}
+	byPDB := budgetsByPDB(p)
+	return plan.AnswerEviction(p.obj, pdbs, func(pdb *policyv1.PodDisruptionBudget) plan.BudgetStatus {
+		return byPDB[pdb].status()
+	})
+}
+
+func budgetsByPDB(p *simPod) map[*policyv1.PodDisruptionBudget]*budget {
+	m := make(map[*policyv1.PodDisruptionBudget]*budget, len(p.pdbs))
+	for _, b := range p.pdbs {
+		m[b.pdb] = b
+	}
+	return m
 }
 
 // podLeft is called when a pod being waited for by a drain is gone.
@@ -394,6 +407,25 @@ func (s *Simulation) stick(nr *nodeRun, reason string) {
 	s.setCordon(nr.node, false)
 	nr.finished = true
 	s.checkBatch(nr.batch)
+}
+
+// anyEvictionWouldPass reports whether some refused eviction would be
+// allowed now: its retry is queued, so the cluster is not stuck.
+func (s *Simulation) anyEvictionWouldPass() bool {
+	for _, nr := range s.activeRuns() {
+		if nr.stuck || nr.drained {
+			continue
+		}
+		for p := range nr.toEvict {
+			if p.state == podGone || p.state == podTerminating {
+				return true
+			}
+			if s.answer(p).Result == plan.EvictionAllowed {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // declareStuck marks every drain still waiting on a refused eviction as

@@ -273,7 +273,12 @@ func (s *Simulation) capacity() Capacity {
 // finish closes the books: Services' clocks, pending pods, risks order.
 func (s *Simulation) finish() {
 	r := s.result
+	// The rollout is over when its last batch is; events still queued past
+	// that (drain timeouts of nodes that finished) change nothing.
 	now := s.clk.now
+	if n := len(r.Batches); n > 0 {
+		now = seconds(r.Batches[n-1].EndSeconds)
+	}
 	r.Summary.DurationSeconds = now.Seconds()
 	r.Summary.Batches = len(r.Batches)
 	r.Summary.PendingAtEnd = len(s.pending)

@@ -118,8 +118,9 @@ func (s *Simulation) runBatches(p *plan.Plan) {
 	}
 	s.clk.at(0, func() { start(0) })
 	for s.err == nil {
-		if s.clk.onlyRetries() || s.clk.empty() {
-			// Nothing that can change the cluster is left to happen.
+		if (s.clk.onlyRetries() || s.clk.empty()) && !s.anyEvictionWouldPass() {
+			// Nothing that can change the cluster is left to happen, and
+			// nothing has changed that a retry would notice.
 			s.declareStuck("no eviction can ever be allowed: the blocking budgets wait on pods that cannot become Ready")
 			s.giveUpWaiting()
 		}
