@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -26,6 +27,9 @@ type nodeState struct {
 	// selects namespaces by label, which may name any namespace.
 	affinityFor   map[string][]fwk.PodInfo
 	affinityAnyNS []fwk.PodInfo
+	// views caches the views made of this node state, by view key; any
+	// change to the node drops them (see store.viewMu).
+	views map[string]*nsNodeInfo
 }
 
 func newNodeState(node *corev1.Node) *nodeState {
@@ -44,6 +48,7 @@ func (n *nodeState) clone() *nodeState {
 }
 
 func (n *nodeState) addPod(pi fwk.PodInfo) {
+	n.views = nil
 	n.info.AddPodInfo(pi)
 	pod := pi.GetPod()
 	n.byNamespace[pod.Namespace] = appended(n.byNamespace[pod.Namespace], pi)
@@ -57,6 +62,7 @@ func (n *nodeState) addPod(pi fwk.PodInfo) {
 }
 
 func (n *nodeState) removePod(pod *corev1.Pod) error {
+	n.views = nil
 	if err := n.info.RemovePod(klog.Background(), pod); err != nil {
 		return err
 	}
@@ -169,6 +175,25 @@ type nodeLists struct {
 type store struct {
 	slotOf map[string]int
 	layers []*layer
+	// viewMu guards every nodeState's views cache: plugins may ask for a
+	// view from their parallel loops.
+	viewMu sync.Mutex
+}
+
+// cachedView returns the node's view under key, making it with build the
+// first time.
+func (s *store) cachedView(n *nodeState, key string, build func() *nsNodeInfo) *nsNodeInfo {
+	s.viewMu.Lock()
+	defer s.viewMu.Unlock()
+	if v, ok := n.views[key]; ok && v.gen == n.info.Generation {
+		return v
+	}
+	v := build()
+	if n.views == nil {
+		n.views = map[string]*nsNodeInfo{}
+	}
+	n.views[key] = v
+	return v
 }
 
 func newStore() *store {
@@ -231,6 +256,7 @@ func (s *store) setNode(node *corev1.Node) {
 			l.nodes[slot] = l.nodes[slot].clone()
 		}
 		l.nodes[slot].info.SetNode(node)
+		l.nodes[slot].views = nil
 	}
 	l.owned[slot] = true
 	l.lists = nil

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"fmt"
 	"slices"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -40,11 +39,12 @@ func (v *namespaceView) list() []fwk.NodeInfo {
 	if v.cached != nil && v.cachedFor == nl && !v.stale(nl) {
 		return v.cached
 	}
-	views := make([]nsNodeInfo, len(nl.states))
 	out := make([]fwk.NodeInfo, len(nl.states))
+	key := "namespace\x00" + v.namespace
 	for i, n := range nl.states {
-		views[i] = nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}
-		out[i] = &views[i]
+		out[i] = v.s.cachedView(n, key, func() *nsNodeInfo {
+			return &nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}
+		})
 	}
 	v.cached, v.cachedFor = out, nl
 	v.byName = make(map[string]fwk.NodeInfo, len(out))
@@ -162,29 +162,17 @@ type affinityView struct {
 	all        bool
 	// views caches each node's view for the current focus, by node slot;
 	// a view is reused while its node's generation is unchanged.
-	key   string
-	mu    sync.Mutex
-	views map[*nodeState]*nsNodeInfo
+	key string
 }
 
 func (v *affinityView) focus(pod *corev1.Pod) {
 	v.namespace = pod.Namespace
 	v.namespaces, v.all = affinityTargets(pod)
-	key := fmt.Sprint(v.namespace, v.namespaces, v.all)
-	if key != v.key || len(v.views) > 4*len(v.s.slotOf) {
-		v.key, v.views = key, map[*nodeState]*nsNodeInfo{}
-	}
+	v.key = fmt.Sprint("affinity\x00", v.namespace, v.namespaces, v.all)
 }
 
 func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if view, ok := v.views[n]; ok && view.gen == n.info.Generation {
-		return view
-	}
-	view := v.build(n)
-	v.views[n] = view
-	return view
+	return v.s.cachedView(n, v.key, func() *nsNodeInfo { return v.build(n) })
 }
 
 func (v *affinityView) build(n *nodeState) *nsNodeInfo {
