@@ -3,16 +3,17 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
-	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/defaultpreemption"
+	"k8s.io/kubernetes/pkg/scheduler/framework/preemption"
 )
 
 // unschedulable builds the result for a pod that fits nowhere: the
@@ -54,7 +55,7 @@ func (s *Scheduler) unschedulable(ctx context.Context, state fwk.CycleState, pod
 // is the one the plugin's PostFilter would return.
 func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, statuses *framework.NodeToStatus) ([]*corev1.Pod, string, string, error) {
 	pl, ok := s.parts.plugins["DefaultPreemption"].(*defaultpreemption.DefaultPreemption)
-	if !ok || pl.Evaluator == nil || !s.fw.HasPostFilterPlugins() {
+	if !ok || pl.Evaluator == nil || !s.preemptionEnabled {
 		return nil, "", "", nil
 	}
 	if eligible, msg := pl.PodEligibleToPreemptOthers(ctx, pod, nil); !eligible {
@@ -105,10 +106,54 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	if len(candidates) == 0 {
 		return nil, "", noCandidates(nodeStatuses), nil
 	}
-	best := pl.Evaluator.SelectCandidate(klog.NewContext(ctx, klog.Background()), candidates)
-	if best == nil || best.Name() == "" {
-		return nil, "", "preemption: no candidate node for preemption", nil
-	}
+	best := pickCandidate(candidates)
 	victims := best.Victims().Pods
 	return victims, best.Name(), fmt.Sprintf("preemption: found a potential placement for pod on node %v, preempting %d victims", best.Name(), len(victims)), nil
+}
+
+// pickCandidate chooses among preemption candidates by the evaluator's
+// default rules, in their order — fewest PDB violations, lowest highest
+// victim priority, lowest sum of victim priorities, fewest victims, latest
+// earliest victim start time — and then, where upstream takes whichever
+// node a map yields first, by node name, so that a run is reproducible.
+func pickCandidate(candidates []preemption.Candidate) preemption.Candidate {
+	type key struct {
+		pdb, highest, sum, pods, start int64
+		name                           string
+	}
+	keyOf := func(c preemption.Candidate) key {
+		v := c.Victims()
+		k := key{pdb: v.NumPDBViolations, pods: int64(len(v.Pods)), name: c.Name(), start: math.MinInt64}
+		for i, p := range v.Pods {
+			prio := int64(corev1helpers.PodPriority(p))
+			if i == 0 || prio > k.highest {
+				k.highest = prio
+			}
+			k.sum += prio + int64(math.MaxInt32+1)
+		}
+		// Later is better: the key is the negated earliest start. A victim
+		// without a start time counts as starting now (as upstream assumes),
+		// which is later than any recorded start.
+		for _, p := range v.Pods {
+			if t := p.Status.StartTime; t != nil && -t.UnixNano() > k.start {
+				k.start = -t.UnixNano()
+			}
+		}
+		return k
+	}
+	less := func(a, b key) bool {
+		for _, d := range [][2]int64{{a.pdb, b.pdb}, {a.highest, b.highest}, {a.sum, b.sum}, {a.pods, b.pods}, {a.start, b.start}} {
+			if d[0] != d[1] {
+				return d[0] < d[1]
+			}
+		}
+		return a.name < b.name
+	}
+	best, bestKey := candidates[0], keyOf(candidates[0])
+	for _, c := range candidates[1:] {
+		if k := keyOf(c); less(k, bestKey) {
+			best, bestKey = c, k
+		}
+	}
+	return best
 }

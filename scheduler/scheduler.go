@@ -25,6 +25,9 @@ type Scheduler struct {
 	parts   *frameworkParts
 	fw      framework.Framework
 
+	// preemptionEnabled: the profile runs DefaultPreemption at PostFilter.
+	preemptionEnabled bool
+
 	filters []pluginRef[fwk.FilterPlugin]
 	scores  []pluginRef[fwk.ScorePlugin]
 	cache   *evalCache
@@ -121,6 +124,11 @@ func compareStrings(a, b string) int {
 
 func (s *Scheduler) resolvePlugins() error {
 	listed := s.fw.ListPlugins()
+	for _, c := range listed.PostFilter.Enabled {
+		if c.Name == "DefaultPreemption" {
+			s.preemptionEnabled = true
+		}
+	}
 	for _, c := range listed.Filter.Enabled {
 		p, ok := s.parts.plugins[c.Name].(fwk.FilterPlugin)
 		if !ok {

@@ -152,6 +152,15 @@ func (s *Simulation) tryEvict(nr *nodeRun, p *simPod) {
 	byPDB := budgetsByPDB(p)
 	switch v.Result {
 	case plan.EvictionAllowed:
+		if s.opts.OnEviction != nil {
+			live := make([]*corev1.Pod, 0, len(s.pods))
+			for _, q := range s.pods {
+				if q.state != podGone {
+					live = append(live, q.obj)
+				}
+			}
+			s.opts.OnEviction(s.clk.now, p.obj, live)
+		}
 		delete(nr.toEvict, p)
 		nr.batch.Evictions++
 		s.result.Summary.Evictions++

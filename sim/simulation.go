@@ -24,6 +24,11 @@ type Options struct {
 	NewOSImage string
 	// Progress, when set, is called after each batch.
 	Progress func(done, total int)
+	// OnEviction, when set, is called for every eviction the API server
+	// allows, before the pod starts terminating, with the virtual time, the
+	// evicted pod and every pod not yet gone. For tests; it must not modify
+	// them.
+	OnEviction func(at time.Duration, evicted *corev1.Pod, live []*corev1.Pod)
 }
 
 // Simulation is one run of a plan over an in-memory cluster. It is built by
@@ -400,6 +405,8 @@ func (s *Simulation) bind(p *simPod, node string) {
 	delete(s.pending, p)
 	p.obj.Spec.NodeName = node
 	p.obj.Status.Phase = corev1.PodRunning
+	start := s.timeAt(s.clk.now)
+	p.obj.Status.StartTime = &start
 	p.state = podStarting
 	p.startedAt = s.clk.now
 	if n := s.nodes[node]; n != nil {

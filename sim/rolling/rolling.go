@@ -12,7 +12,7 @@ package rolling
 
 import (
 	"fmt"
-	"math"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,11 +53,18 @@ func ParseBatchSize(spec string, n int) (int, error) {
 		return 0, fmt.Errorf("batch size is empty")
 	}
 	if pct, ok := strings.CutSuffix(spec, "%"); ok {
-		f, err := strconv.ParseFloat(pct, 64)
-		if err != nil || f <= 0 || f > 100 {
+		// Exact decimal arithmetic: 2.2% of 1500 is 33, not 33.000000000000004
+		// rounded up to 34.
+		r, ok := new(big.Rat).SetString(pct)
+		if !ok || r.Sign() <= 0 || r.Cmp(big.NewRat(100, 1)) > 0 || strings.ContainsAny(pct, "/eE") {
 			return 0, fmt.Errorf("batch size %q: want a percentage in (0, 100]", spec)
 		}
-		return max(1, int(math.Ceil(f*float64(n)/100))), nil
+		r.Mul(r, big.NewRat(int64(n), 100))
+		q, m := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+		if m.Sign() > 0 {
+			q.Add(q, big.NewInt(1))
+		}
+		return max(1, int(q.Int64())), nil
 	}
 	k, err := strconv.Atoi(spec)
 	if err != nil || k <= 0 {
