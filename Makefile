@@ -57,7 +57,9 @@ clean-demo:
 # the work; KWOK has its own k8s.io minor, so it is installed on its own.
 # A version change in go.mod or here changes a stamp file, which rebuilds.
 
-E2E_BIN      := $(CURDIR)/.cache/bin
+E2E_BIN      ?= $(CURDIR)/.cache/bin
+# The e2e tests look for the binaries there (package e2e, FindBinaries).
+export NODEROLL_E2E_BIN := $(E2E_BIN)
 K8S_VERSION  := $(shell awk '$$1 == "k8s.io/kubernetes" { print $$2; exit }' go.mod)
 ETCD_VERSION := $(shell awk '$$1 == "go.etcd.io/etcd/server/v3" { print $$2; exit }' go.mod)
 KWOK_VERSION := v0.8.0

@@ -17,6 +17,8 @@ func newSnapshotCommand(stdout, stderr io.Writer) *cobra.Command {
 	cmd.AddCommand(
 		newInspectCommand(stdout, stderr),
 		newGenerateCommand(stderr),
+		newCaptureCommand(stderr),
+		newApplyCommand(stderr),
 	)
 	return cmd
 }
