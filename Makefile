@@ -38,9 +38,18 @@ demo: build
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem -timeout 60m ./bench/
 
-lint: deps
+GOLANGCI_VERSION := v2.6.2
+
+lint: deps $(CURDIR)/.cache/bin/golangci-lint-$(GOLANGCI_VERSION)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(CURDIR)/.cache/bin/golangci-lint-$(GOLANGCI_VERSION) run ./...
+
+# golangci-lint from the Go module proxy, pinned.
+$(CURDIR)/.cache/bin/golangci-lint-$(GOLANGCI_VERSION):
+	@mkdir -p $(CURDIR)/.cache/bin/lint
+	GOBIN=$(CURDIR)/.cache/bin/lint $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION)
+	mv $(CURDIR)/.cache/bin/lint/golangci-lint $@
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

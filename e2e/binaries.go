@@ -33,7 +33,7 @@ func FindBinaries(dir string) (Binaries, error) {
 	if dir == "" {
 		var err error
 		if dir, err = DefaultBinDir(); err != nil {
-			return Binaries{}, fmt.Errorf("%w: %v", ErrMissingBinaries, err)
+			return Binaries{}, fmt.Errorf("%w: %w", ErrMissingBinaries, err)
 		}
 	}
 	dir, err := filepath.Abs(dir)

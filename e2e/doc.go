@@ -12,6 +12,11 @@
 // into .cache/bin/ at the module root (FindBinaries); kwokctl is given
 // their paths.
 //
+// kwok/kwokctl.yaml also widens the Service range (10.96.0.0/16, for 5,000
+// Services) and gives the KWOK controller 32 pod-stage workers instead of
+// 4, which otherwise make it the bottleneck of a cluster of thousands of
+// pods.
+//
 // KWOK makes nodes and pods behave according to its stages
 // (kwok/stages.yaml, also used by `make kwok-up`): a node turns Ready at
 // once and keeps its lease; a scheduled pod gets an IP after 0.2-1 s and
@@ -23,9 +28,11 @@
 // # Tests
 //
 // NewTestCluster starts a cluster for a test and tears it down in
-// t.Cleanup, whatever the outcome; it skips the test, saying why, when the
-// binaries have not been built, so that `go test ./...` works without them.
-// `make test` builds them first.
+// t.Cleanup, whatever the outcome. It skips the test, saying why, when the
+// binaries have not been built, so that `go test ./...` works without
+// them; `make test` builds them first. (A test binary killed outright, by
+// -timeout for instance, cannot clean up: its components keep running
+// until they are killed.)
 //
 // The seed-scale measurement (500 nodes, ~20,000 pods) is not part of
 // `make test`: it runs only when NODEROLL_E2E_SEED=1 is set, see

@@ -35,7 +35,7 @@ func Load(path string) (*Snapshot, error) {
 	if err != nil {
 		return nil, fileError(path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, fileError(path, err)

@@ -119,8 +119,12 @@ func TestLoad_detectsGzipByItsMagicBytesNotItsName(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
-	zw.Write(yamlData)
-	zw.Close()
+	if _, err := zw.Write(yamlData); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	s, err = LoadBytes("list.yaml", buf.Bytes())
 	if err != nil {
 		t.Fatal(err)

@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/noderoll/noderoll/internal/atomicfile"
 )
 
 // Save writes the snapshot in the native form: JSON, gzip-compressed when
@@ -19,44 +19,13 @@ import (
 // data goes to a temporary file in the same directory, which is synced and
 // then renamed over path; on any failure the temporary file is removed and
 // path is left as it was.
-func (s *Snapshot) Save(path string) (err error) {
+func (s *Snapshot) Save(path string) error {
 	if path == "" {
 		return fmt.Errorf("saving snapshot: %w", errNoPath)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
+	compress := strings.HasSuffix(path, ".gz")
+	if err := atomicfile.Write(path, func(w io.Writer) error { return s.encode(w, compress) }); err != nil {
 		return fmt.Errorf("saving snapshot %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := s.encode(tmp, strings.HasSuffix(path, ".gz")); err != nil {
-		return fmt.Errorf("saving snapshot %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("saving snapshot %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("saving snapshot %s: syncing: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("saving snapshot %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("saving snapshot %s: %w", path, err)
-	}
-	// Make the rename itself durable. Not every file system can sync a
-	// directory; the data is already safe, so a failure here is ignored.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

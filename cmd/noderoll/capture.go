@@ -80,7 +80,7 @@ func (o *captureOptions) run(ctx context.Context, stderr io.Writer) error {
 	if verr != nil {
 		// Objects listed at different moments disagree: the cluster
 		// changed during the capture. Not bad input: run it again.
-		return fmt.Errorf("the captured snapshot is inconsistent, the cluster probably changed during the capture (run it again): %v", verr)
+		return fmt.Errorf("the captured snapshot is inconsistent, the cluster probably changed during the capture (run it again): %w", verr)
 	}
 	if err := s.Save(o.output); err != nil {
 		return err

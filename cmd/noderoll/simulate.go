@@ -3,14 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
+	"github.com/noderoll/noderoll/internal/atomicfile"
 	"github.com/noderoll/noderoll/reports"
 	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/sim"
@@ -109,11 +110,13 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return errors.Join(err, f.Close())
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}()
 	}
 	res, err := sim.Run(ctx, snap, p, sim.Options{
 		Config:    cfg,
@@ -138,26 +141,12 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 	return reports.WriteResultTable(stdout, res)
 }
 
-// writeFileAtomic writes data to a temporary file beside path and renames it
-// into place, so that path is never half-written.
+// writeFileAtomic writes data to path so that path is never half-written.
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil

@@ -314,7 +314,9 @@ func TestCaptureErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr := l.Addr().String()
-		l.Close()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return &rest.Config{Host: "http://" + addr}
 	}
 	for _, tc := range []struct {

@@ -1,7 +1,6 @@
 package materialize
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
@@ -509,6 +508,3 @@ func copyMap(m map[string]string) map[string]string {
 	}
 	return out
 }
-
-// String names the step for progress and errors.
-func (s step) String() string { return fmt.Sprintf("%s (%d objects)", s.name, len(s.objs)) }

@@ -34,9 +34,8 @@ var fixtures = []fixture{
 }
 
 var (
-	smallFixture  = fixtures[0]
-	scaledFixture = fixtures[1]
-	fullFixture   = fixtures[2]
+	smallFixture = fixtures[0]
+	fullFixture  = fixtures[2]
 )
 
 var (

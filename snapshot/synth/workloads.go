@@ -98,8 +98,7 @@ type workload struct {
 	hostNetwork  bool
 	hostVolumes  []corev1.Volume
 	anti         affinityMode
-	antiKey      string // topology key of the anti-affinity; hostname when empty
-	selfAffinity bool   // required pod affinity to itself on hostname
+	selfAffinity bool // required pod affinity to itself on hostname
 	zoneSpread   corev1.UnsatisfiableConstraintAction
 	hostSpread   bool
 	emptyDir     bool
@@ -127,7 +126,6 @@ type workload struct {
 	rsMeta   metav1.ObjectMeta     // Deployments: the current ReplicaSet
 	jobMeta  metav1.ObjectMeta     // CronJobs: the running Job
 	claims   []int                 // StatefulSets: index of ordinal i's claim in snap.PersistentVolumeClaims
-	podNames []string
 	pods     []*podRecord
 }
 
