@@ -9,4 +9,8 @@
 //	noderoll version
 //	noderoll snapshot inspect FILE [-o table|json]
 //	noderoll snapshot generate --profile seed|small [--nodes N --pods N --services N --seed S] -o FILE
+//	noderoll snapshot capture [--kubeconfig PATH] [--context NAME] [-n NS] -o FILE
+//	noderoll snapshot apply FILE [--kubeconfig PATH] [--context NAME] [--force]   # KWOK test clusters only
+//	noderoll analyze FILE [-o table|json|markdown] [--fail-on SEVERITY]
+//	noderoll simulate FILE --strategy rolling [--batch-size 10|5%] [--order name|zone|fewest-pods] [--config sim.yaml] [-o table|json] [--out FILE]
 package main
