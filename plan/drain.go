@@ -105,7 +105,7 @@ func Drain(pod *corev1.Pod, opts DrainOptions, daemonSetExists func(namespace, n
 			return DrainDecision{Action: Skip, Reason: daemonSetWarning}
 		}
 	}
-	if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+	if IsMirrorPod(pod) {
 		return DrainDecision{Action: Skip, Reason: mirrorPodSkip}
 	}
 	if hasEmptyDir(pod) && !terminal {
@@ -144,4 +144,11 @@ func GracePeriod(pod *corev1.Pod, opts DrainOptions) time.Duration {
 		return time.Duration(*g) * time.Second
 	}
 	return corev1.DefaultTerminationGracePeriodSeconds * time.Second
+}
+
+// IsMirrorPod reports whether pod is the API server's mirror of a static
+// pod: the kubelet owns it, a drain leaves it, and it returns with its node.
+func IsMirrorPod(pod *corev1.Pod) bool {
+	_, ok := pod.Annotations[corev1.MirrorPodAnnotationKey]
+	return ok
 }

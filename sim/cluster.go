@@ -43,8 +43,6 @@ type simPod struct {
 	failedOnce bool
 	// waitsForNode: only node-level plugins rejected it last time.
 	waitsForNode bool
-	// preempted: preemption chose it as a victim.
-	preempted bool
 }
 
 func (p *simPod) key() string { return p.obj.Namespace + "/" + p.obj.Name }
@@ -75,7 +73,6 @@ type budget struct {
 	pdb           *policyv1.PodDisruptionBudget
 	pods          map[*simPod]bool
 	expectedScale int32
-	blocked       int // 429s it caused
 }
 
 // status computes the budget's status now, as the disruption controller

@@ -172,7 +172,6 @@ func (s *Simulation) tryEvict(nr *nodeRun, p *simPod) {
 	case plan.EvictionTooManyRequests:
 		nr.batch.EvictionsBlocked++
 		s.result.Summary.EvictionsBlocked++
-		byPDB[v.PDB].blocked++
 		if nr.firstBlocked < 0 {
 			nr.firstBlocked = s.clk.now
 		}
@@ -249,7 +248,7 @@ func (s *Simulation) reinstall(nr *nodeRun) {
 		switch {
 		case p.owner != nil && p.owner.kind == "DaemonSet":
 			n.daemonPods = append(n.daemonPods, p)
-		case isMirror(p.obj):
+		case plan.IsMirrorPod(p.obj):
 			n.mirrorPods = append(n.mirrorPods, p)
 		}
 		if p.state == podReady {
@@ -259,7 +258,7 @@ func (s *Simulation) reinstall(nr *nodeRun) {
 		}
 		if p.owner != nil && (p.owner.kind == "ReplicaSet" || p.owner.kind == "Job") {
 			s.recreate(p)
-		} else if p.owner == nil && !isMirror(p.obj) {
+		} else if p.owner == nil && !plan.IsMirrorPod(p.obj) {
 			s.result.lost(p)
 		}
 		p.state = podGone
@@ -464,11 +463,6 @@ func (s *Simulation) finishBatch(bs *batchStats) {
 	bs.EndSeconds = s.clk.now.Seconds()
 	s.result.Summary.PDBStallSeconds += bs.PDBStallSeconds
 	bs.onDone()
-}
-
-func isMirror(p *corev1.Pod) bool {
-	_, ok := p.Annotations[corev1.MirrorPodAnnotationKey]
-	return ok
 }
 
 func sortedPods(set map[*simPod]bool) []*simPod {

@@ -253,7 +253,7 @@ func (s *Simulation) capacity() Capacity {
 			continue
 		}
 		if n := s.nodes[p.obj.Spec.NodeName]; p.state != podPending && (n == nil || !n.present || n.cordoned) {
-			if p.owner == nil || p.owner.kind == "DaemonSet" || isMirror(p.obj) {
+			if p.owner == nil || p.owner.kind == "DaemonSet" || plan.IsMirrorPod(p.obj) {
 				continue
 			}
 		}

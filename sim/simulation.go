@@ -427,7 +427,6 @@ func (s *Simulation) preempt(p *simPod, res scheduler.Result) {
 	}
 	for _, v := range res.Victims {
 		if vp := s.findPod(v.Namespace, v.Name, v.Spec.NodeName); vp != nil {
-			vp.preempted = true
 			s.result.Summary.PreemptedPods++
 			s.terminate(vp, plan.GracePeriod(vp.obj, plan.DrainOptions{}))
 		}

@@ -159,7 +159,7 @@ func movablePods(snap *snapshot.Snapshot) map[string]int {
 		if ref := metav1.GetControllerOf(p); ref != nil && ref.Kind == "DaemonSet" {
 			continue
 		}
-		if _, mirror := p.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
+		if plan.IsMirrorPod(p) {
 			continue
 		}
 		counts[p.Spec.NodeName]++
