@@ -19,6 +19,12 @@ type Options struct {
 	// over the upstream framework would. It exists as the baseline that
 	// benchmarks and equivalence tests compare against.
 	Naive bool
+	// Parallelism is how many goroutines a scheduling cycle spreads its
+	// per-node work over; 0 means GOMAXPROCS. Set 1 when several
+	// Schedulers run side by side (a strategy comparison): the cores are
+	// then better spent on the other runs than on handing work between
+	// goroutines.
+	Parallelism int
 }
 
 // Result is the outcome of one scheduling attempt. An unschedulable pod is

@@ -91,7 +91,7 @@ type frameworkParts struct {
 // in-memory store. Informer-backed listers (Services, controllers, volumes,
 // PDBs, namespaces) are filled directly by the caller; the informers are
 // never started, so nothing talks to an API server.
-func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, st *store, useViews bool) (*frameworkParts, error) {
+func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, st *store, useViews bool, parallelism int) (*frameworkParts, error) {
 	registerMetrics.Do(metrics.Register)
 
 	client := fake.NewClientset()
@@ -135,7 +135,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 		frameworkruntime.WithSharedCSIManager(noCSI{}),
 		frameworkruntime.WithPodNominator(noNominator{}),
 		frameworkruntime.WithEventRecorder(events.NewFakeRecorder(0)),
-		frameworkruntime.WithParallelism(parallelism()),
+		frameworkruntime.WithParallelism(parallelism),
 		frameworkruntime.WithLogger(klog.Background()),
 	)
 	if err != nil {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/fnv"
 	"sort"
 
@@ -98,20 +99,26 @@ func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *co
 // Plugins that look beyond the node run every time.
 func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, entries []cacheEntry) ([]*nodeState, error) {
 	skip := state.GetSkipFilterPlugins()
-	var global []fwk.FilterPlugin
+	var local, global []fwk.FilterPlugin
 	for _, f := range s.filters {
-		if !f.local && !skip.Has(f.p.Name()) {
+		switch {
+		case skip.Has(f.p.Name()):
+		case f.local:
+			local = append(local, f.p)
+		default:
 			global = append(global, f.p)
 		}
 	}
-	fits := make([]bool, len(nodes))
-	errs := make([]*fwk.Status, len(nodes))
+	fits := grow(&s.buf.fits, len(nodes))
+	clear(fits)
+	errs := grow(&s.buf.errs, len(nodes))
+	clear(errs)
 	s.fw.Parallelizer().Until(ctx, len(nodes), func(i int) {
 		n := nodes[i]
-		e := &entries[s.st.slotOf[n.info.Node().Name]]
+		e := &entries[n.slot]
 		if e.generation != n.info.Generation {
 			e.generation = n.info.Generation
-			e.fits = s.runLocalFilters(ctx, state, pod, n, skip, &errs[i])
+			e.fits = runFilters(ctx, state, pod, n, local, &errs[i])
 			e.scored = false
 		}
 		if !e.fits {
@@ -140,12 +147,11 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 	return feasible, nil
 }
 
-func (s *Scheduler) runLocalFilters(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, skip sets.Set[string], errOut **fwk.Status) bool {
-	for _, f := range s.filters {
-		if !f.local || skip.Has(f.p.Name()) {
-			continue
-		}
-		st := f.p.Filter(ctx, state, pod, n.info)
+// runFilters runs filters on one node in order and reports whether all
+// of them passed; an error status other than a rejection goes to errOut.
+func runFilters(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []fwk.FilterPlugin, errOut **fwk.Status) bool {
+	for _, f := range filters {
+		st := f.Filter(ctx, state, pod, n.info)
 		if !st.IsSuccess() {
 			if !st.IsRejected() {
 				*errOut = st
@@ -176,60 +182,68 @@ func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *cor
 
 // selectHost scores the feasible nodes and picks the best one.
 func (s *Scheduler) selectHost(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, feasible []*nodeState, entries []cacheEntry) (Result, error) {
-	infos := make([]fwk.NodeInfo, len(feasible))
-	for i, n := range feasible {
-		infos[i] = n.info
+	infos := s.buf.infos[:0]
+	for _, n := range feasible {
+		infos = append(infos, n.info)
 	}
+	s.buf.infos = infos
 	if st := s.fw.RunPreScorePlugins(ctx, state, pod, infos); !st.IsSuccess() {
 		return Result{}, st.AsError()
 	}
-	var scores []fwk.NodePluginScores
+	var totals []int64
 	if entries == nil {
-		var st *fwk.Status
-		scores, st = s.fw.RunScorePlugins(ctx, state, pod, infos)
+		scores, st := s.fw.RunScorePlugins(ctx, state, pod, infos)
 		if !st.IsSuccess() {
 			return Result{}, st.AsError()
 		}
+		totals = make([]int64, len(scores))
+		for i := range scores {
+			totals[i] = scores[i].TotalScore
+		}
 	} else {
 		var err error
-		if scores, err = s.scoreCached(ctx, state, pod, feasible, entries); err != nil {
+		if totals, err = s.scoreCached(ctx, state, pod, feasible, entries); err != nil {
 			return Result{}, err
 		}
 	}
 	best := 0
-	bestTie := s.tieBreak(pod, scores[0].Name)
-	for i := 1; i < len(scores); i++ {
-		if scores[i].TotalScore < scores[best].TotalScore {
+	bestName := feasible[0].info.Node().Name
+	bestTie := s.tieBreak(pod, bestName)
+	for i := 1; i < len(totals); i++ {
+		if totals[i] < totals[best] {
 			continue
 		}
-		tie := s.tieBreak(pod, scores[i].Name)
-		if scores[i].TotalScore > scores[best].TotalScore || tie > bestTie ||
-			(tie == bestTie && scores[i].Name < scores[best].Name) {
-			best, bestTie = i, tie
+		name := feasible[i].info.Node().Name
+		tie := s.tieBreak(pod, name)
+		if totals[i] > totals[best] || tie > bestTie || (tie == bestTie && name < bestName) {
+			best, bestTie, bestName = i, tie, name
 		}
 	}
-	return Result{NodeName: scores[best].Name}, nil
+	return Result{NodeName: bestName}, nil
 }
 
-// scoreCached computes raw scores, reusing node-local plugins' raw scores
-// for unchanged nodes, then lets the framework normalise and weigh them all.
-func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, feasible []*nodeState, entries []cacheEntry) ([]fwk.NodePluginScores, error) {
+// scoreCached returns each feasible node's total score, as the framework's
+// RunScorePlugins computes it: raw scores from every Score plugin (the
+// node-local plugins' raw scores reused for unchanged nodes), each
+// plugin's NormalizeScore, the range check, the plugin weights. The
+// buffers are the scheduler's own and reused from cycle to cycle.
+func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, feasible []*nodeState, entries []cacheEntry) ([]int64, error) {
 	skip := state.GetSkipScorePlugins()
-	var active []pluginRef[fwk.ScorePlugin]
-	nLocal := 0
+	active := s.buf.active[:0]
 	for _, sp := range s.scores {
 		if !skip.Has(sp.p.Name()) {
 			active = append(active, sp)
-			if sp.local {
-				nLocal++
-			}
 		}
 	}
-	scores := make([]fwk.NodePluginScores, len(feasible))
-	errs := make([]*fwk.Status, len(feasible))
-	s.fw.Parallelizer().Until(ctx, len(feasible), func(i int) {
+	s.buf.active = active
+	nNodes, nPlugins := len(feasible), len(active)
+	// raw[k*nNodes+i] is plugin k's score of node i.
+	raw := grow(&s.buf.raw, nNodes*nPlugins)
+	errs := grow(&s.buf.errs, nNodes)
+	clear(errs)
+	s.fw.Parallelizer().Until(ctx, nNodes, func(i int) {
 		n := feasible[i]
-		e := &entries[s.st.slotOf[n.info.Node().Name]]
+		e := &entries[n.slot]
 		if !e.scored || e.generation != n.info.Generation {
 			e.local = e.local[:0]
 			for _, sp := range active {
@@ -245,11 +259,10 @@ func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *
 			}
 			e.scored, e.generation = true, n.info.Generation
 		}
-		raw := make([]fwk.PluginScore, 0, len(active))
 		li := 0
-		for _, sp := range active {
+		for k, sp := range active {
 			if sp.local {
-				raw = append(raw, fwk.PluginScore{Name: sp.p.Name(), Score: e.local[li]})
+				raw[k*nNodes+i] = e.local[li]
 				li++
 				continue
 			}
@@ -258,19 +271,53 @@ func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *
 				errs[i] = st
 				return
 			}
-			raw = append(raw, fwk.PluginScore{Name: sp.p.Name(), Score: v})
+			raw[k*nNodes+i] = v
 		}
-		scores[i] = fwk.NodePluginScores{Name: n.info.Node().Name, RawScores: raw}
 	}, "Score")
 	for _, st := range errs {
 		if st != nil {
 			return nil, st.AsError()
 		}
 	}
-	if st := s.fw.NormalizeScores(ctx, state, pod, scores); !st.IsSuccess() {
-		return nil, st.AsError()
+	list := grow(&s.buf.list, nNodes)
+	for k, sp := range active {
+		ext := sp.p.ScoreExtensions()
+		if ext == nil {
+			continue
+		}
+		scores := raw[k*nNodes : (k+1)*nNodes]
+		for i, n := range feasible {
+			list[i] = fwk.NodeScore{Name: n.info.Node().Name, Score: scores[i]}
+		}
+		if st := ext.NormalizeScore(ctx, state, pod, list); !st.IsSuccess() {
+			return nil, fmt.Errorf("running Normalize on Score plugins: plugin %q failed with: %w", sp.p.Name(), st.AsError())
+		}
+		for i := range list {
+			scores[i] = list[i].Score
+		}
 	}
-	return scores, nil
+	totals := grow(&s.buf.totals, nNodes)
+	clear(totals)
+	for k, sp := range active {
+		for i := range nNodes {
+			score := raw[k*nNodes+i]
+			if score > fwk.MaxScore || score < fwk.MinScore {
+				return nil, fmt.Errorf("applying score defaultWeights on Score plugins: plugin %q returns an invalid score %v, it should in the range of [%v, %v] after normalizing",
+					sp.p.Name(), score, fwk.MinScore, fwk.MaxScore)
+			}
+			totals[i] += score * sp.weight
+		}
+	}
+	return totals, nil
+}
+
+// grow returns (*buf)[:n], reallocating only when it is too short.
+func grow[T any](buf *[]T, n int) []T {
+	if cap(*buf) < n {
+		*buf = make([]T, n)
+	}
+	*buf = (*buf)[:n]
+	return *buf
 }
 
 // tieBreak is a deterministic pseudo-random number for (seed, pod, node):

@@ -31,6 +31,19 @@ type Scheduler struct {
 	filters []pluginRef[fwk.FilterPlugin]
 	scores  []pluginRef[fwk.ScorePlugin]
 	cache   *evalCache
+	buf     cycleBuffers
+}
+
+// cycleBuffers are scratch slices a scheduling cycle reuses from the last
+// one instead of allocating them afresh (nothing keeps them past a cycle).
+type cycleBuffers struct {
+	infos  []fwk.NodeInfo
+	active []pluginRef[fwk.ScorePlugin]
+	raw    []int64
+	errs   []*fwk.Status
+	list   []fwk.NodeScore
+	totals []int64
+	fits   []bool
 }
 
 // pluginRef is a plugin the scheduler may call directly, with whether its
@@ -39,6 +52,8 @@ type Scheduler struct {
 type pluginRef[P fwk.Plugin] struct {
 	p     P
 	local bool
+	// weight is a score plugin's weight in the profile.
+	weight int64
 }
 
 // nodeLocalPlugins lists the in-tree plugins whose Filter and Score results
@@ -62,7 +77,13 @@ var nodeLocalPlugins = map[string]bool{
 	"NodeDeclaredFeatures":            true,
 }
 
-func parallelism() int { return max(1, runtime.GOMAXPROCS(0)) }
+// parallelism is the number of goroutines for a cycle's per-node work.
+func (o Options) parallelism() int {
+	if o.Parallelism > 0 {
+		return o.Parallelism
+	}
+	return max(1, runtime.GOMAXPROCS(0))
+}
 
 // New builds the scheduler's state from snap: its nodes, the pods bound to
 // them (except those in a terminal phase), and the objects plugins read
@@ -81,7 +102,7 @@ func New(ctx context.Context, snap *snapshot.Snapshot, opts Options) (*Scheduler
 		profile.PercentageOfNodesToScore = ptr.To[int32](100)
 	}
 	st := newStore()
-	parts, err := buildFramework(ctx, profile, st, !opts.Naive)
+	parts, err := buildFramework(ctx, profile, st, !opts.Naive, opts.parallelism())
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +162,7 @@ func (s *Scheduler) resolvePlugins() error {
 		if !ok {
 			return fmt.Errorf("score plugin %q has no instance", c.Name)
 		}
-		s.scores = append(s.scores, pluginRef[fwk.ScorePlugin]{p: p, local: nodeLocalPlugins[c.Name]})
+		s.scores = append(s.scores, pluginRef[fwk.ScorePlugin]{p: p, local: nodeLocalPlugins[c.Name], weight: int64(c.Weight)})
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -20,6 +19,9 @@ import (
 // layer that changes it clones it first (copy-on-write). The byNamespace
 // slices are never appended to in place for the same reason.
 type nodeState struct {
+	// slot is the node's index in every layer's nodes and in the
+	// evaluation cache's entries.
+	slot        int
 	info        *framework.NodeInfo
 	byNamespace map[string][]fwk.PodInfo
 	// affinityFor holds the node's pods with (anti-)affinity terms, by each
@@ -27,19 +29,17 @@ type nodeState struct {
 	// selects namespaces by label, which may name any namespace.
 	affinityFor   map[string][]fwk.PodInfo
 	affinityAnyNS []fwk.PodInfo
-	// views caches the views made of this node state, by view key; any
-	// change to the node drops them (see store.viewMu).
-	views map[string]*nsNodeInfo
 }
 
-func newNodeState(node *corev1.Node) *nodeState {
+func newNodeState(node *corev1.Node, slot int) *nodeState {
 	info := framework.NewNodeInfo()
 	info.SetNode(node)
-	return &nodeState{info: info, byNamespace: map[string][]fwk.PodInfo{}, affinityFor: map[string][]fwk.PodInfo{}}
+	return &nodeState{slot: slot, info: info, byNamespace: map[string][]fwk.PodInfo{}, affinityFor: map[string][]fwk.PodInfo{}}
 }
 
 func (n *nodeState) clone() *nodeState {
 	return &nodeState{
+		slot:          n.slot,
 		info:          n.info.SnapshotConcrete(),
 		byNamespace:   maps.Clone(n.byNamespace),
 		affinityFor:   maps.Clone(n.affinityFor),
@@ -48,7 +48,6 @@ func (n *nodeState) clone() *nodeState {
 }
 
 func (n *nodeState) addPod(pi fwk.PodInfo) {
-	n.views = nil
 	n.info.AddPodInfo(pi)
 	pod := pi.GetPod()
 	n.byNamespace[pod.Namespace] = appended(n.byNamespace[pod.Namespace], pi)
@@ -62,7 +61,6 @@ func (n *nodeState) addPod(pi fwk.PodInfo) {
 }
 
 func (n *nodeState) removePod(pod *corev1.Pod) error {
-	n.views = nil
 	if err := n.info.RemovePod(klog.Background(), pod); err != nil {
 		return err
 	}
@@ -175,25 +173,6 @@ type nodeLists struct {
 type store struct {
 	slotOf map[string]int
 	layers []*layer
-	// viewMu guards every nodeState's views cache: plugins may ask for a
-	// view from their parallel loops.
-	viewMu sync.Mutex
-}
-
-// cachedView returns the node's view under key, making it with build the
-// first time.
-func (s *store) cachedView(n *nodeState, key string, build func() *nsNodeInfo) *nsNodeInfo {
-	s.viewMu.Lock()
-	defer s.viewMu.Unlock()
-	if v, ok := n.views[key]; ok && v.gen == n.info.Generation {
-		return v
-	}
-	v := build()
-	if n.views == nil {
-		n.views = map[string]*nsNodeInfo{}
-	}
-	n.views[key] = v
-	return v
 }
 
 func newStore() *store {
@@ -250,13 +229,12 @@ func (s *store) setNode(node *corev1.Node) {
 	slot := s.ensureSlot(node.Name)
 	l := s.top()
 	if l.nodes[slot] == nil {
-		l.nodes[slot] = newNodeState(node)
+		l.nodes[slot] = newNodeState(node, slot)
 	} else {
 		if !l.owned[slot] {
 			l.nodes[slot] = l.nodes[slot].clone()
 		}
 		l.nodes[slot].info.SetNode(node)
-		l.nodes[slot].views = nil
 	}
 	l.owned[slot] = true
 	l.lists = nil

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -19,62 +20,65 @@ import (
 //
 // The namespace is the incoming pod's, set by the scheduler before each
 // cycle (a Scheduler runs one cycle at a time).
+//
+// Views are rebuilt for every cycle into arenas the view owns (no cache to
+// look up, no allocation per node): building one is a map lookup and a
+// struct copy, cheaper than finding a cached one.
 type namespaceView struct {
 	s         *store
 	namespace string
-	cached    []fwk.NodeInfo
-	cachedFor *nodeLists
-	byName    map[string]fwk.NodeInfo
+	// cycle counts focus changes; builtIn stamps each arena entry (by
+	// node slot) with the cycle it was built in.
+	cycle   uint64
+	arena   []nsNodeInfo
+	builtIn []uint64
+	views   []fwk.NodeInfo
 }
 
 func (v *namespaceView) focus(namespace string) {
-	if v.namespace != namespace {
-		v.namespace = namespace
-		v.cached, v.byName = nil, nil
-	}
+	v.namespace = namespace
+	v.cycle++
 }
 
+// list returns the view of every node for the current focus.
 func (v *namespaceView) list() []fwk.NodeInfo {
 	nl := v.s.lists()
-	if v.cached != nil && v.cachedFor == nl && !v.stale(nl) {
-		return v.cached
+	v.views = v.views[:0]
+	for _, n := range nl.states {
+		v.views = append(v.views, v.nodeView(n))
 	}
-	out := make([]fwk.NodeInfo, len(nl.states))
-	key := "namespace\x00" + v.namespace
-	for i, n := range nl.states {
-		out[i] = v.s.cachedView(n, key, func() *nsNodeInfo {
-			return &nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}
-		})
-	}
-	v.cached, v.cachedFor = out, nl
-	v.byName = make(map[string]fwk.NodeInfo, len(out))
-	for _, n := range out {
-		v.byName[n.Node().Name] = n
-	}
-	return out
+	return v.views
 }
 
-// node returns the view of one node, from the current list when it is up
-// to date.
+// nodeView returns n's view for the current focus, built once per cycle
+// and node generation. Only called from serial code.
+func (v *namespaceView) nodeView(n *nodeState) *nsNodeInfo {
+	if n.slot >= len(v.arena) {
+		size := max(len(v.s.slotOf), n.slot+1)
+		v.arena = append(v.arena, make([]nsNodeInfo, size-len(v.arena))...)
+		v.builtIn = append(v.builtIn, make([]uint64, size-len(v.builtIn))...)
+	}
+	view := &v.arena[n.slot]
+	if v.builtIn[n.slot] != v.cycle || view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
+		*view = nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}
+		v.builtIn[n.slot] = v.cycle
+	}
+	return view
+}
+
+// node returns the view of one node handed to Score, from the views built
+// for this cycle when the node has not changed since.
 func (v *namespaceView) node(n fwk.NodeInfo) fwk.NodeInfo {
-	if view, ok := v.byName[n.Node().Name]; ok && view.(*nsNodeInfo).gen == n.GetGeneration() && v.cached != nil && v.cachedFor == v.s.lists() {
-		return view
+	if slot, ok := v.s.slotOf[n.Node().Name]; ok && slot < len(v.arena) && v.builtIn[slot] == v.cycle {
+		if view := &v.arena[slot]; view.NodeInfo == n && view.gen == n.GetGeneration() {
+			return view
+		}
 	}
 	view, err := v.get(n.Node().Name)
 	if err != nil {
 		return n
 	}
 	return view
-}
-
-// stale reports whether any node changed in place since the views were made.
-func (v *namespaceView) stale(nl *nodeLists) bool {
-	for i, n := range nl.states {
-		if v.cached[i].(*nsNodeInfo).gen != n.info.Generation {
-			return true
-		}
-	}
-	return false
 }
 
 func (v *namespaceView) get(name string) (fwk.NodeInfo, error) {
@@ -94,6 +98,8 @@ type nsNodeInfo struct {
 	withAffinity []fwk.PodInfo
 	withReqAnti  []fwk.PodInfo
 	ownAffinity  bool // withAffinity and withReqAnti replace the node's own lists
+	// Buffers an arena-held view owns and reuses from cycle to cycle.
+	reachBuf, reqAntiBuf, podsBuf []fwk.PodInfo
 }
 
 func (n *nsNodeInfo) GetPods() []fwk.PodInfo { return n.pods }
@@ -160,47 +166,71 @@ type affinityView struct {
 	namespace  string   // the incoming pod's
 	namespaces []string // those its terms name
 	all        bool
-	// views caches each node's view for the current focus, by node slot;
-	// a view is reused while its node's generation is unchanged.
-	key string
+	// arena holds the views built in the current cycle, by node slot;
+	// builtIn stamps each with the cycle it was built in.
+	mu      sync.Mutex
+	cycle   uint64
+	arena   []nsNodeInfo
+	builtIn []uint64
+	// The lister's result buffers, one per method.
+	allBuf, withAffinityBuf, withReqAntiBuf []fwk.NodeInfo
 }
 
 func (v *affinityView) focus(pod *corev1.Pod) {
 	v.namespace = pod.Namespace
 	v.namespaces, v.all = affinityTargets(pod)
-	v.key = fmt.Sprint("affinity\x00", v.namespace, v.namespaces, v.all)
+	v.cycle++
 }
 
+// nodeView returns the node's view for the current focus, built once per
+// cycle and node generation.
 func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
-	return v.s.cachedView(n, v.key, func() *nsNodeInfo { return v.build(n) })
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if n.slot >= len(v.arena) {
+		size := max(len(v.s.slotOf), n.slot+1)
+		v.arena = append(v.arena, make([]nsNodeInfo, size-len(v.arena))...)
+		v.builtIn = append(v.builtIn, make([]uint64, size-len(v.builtIn))...)
+	}
+	view := &v.arena[n.slot]
+	if v.builtIn[n.slot] != v.cycle || view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
+		v.build(n, view)
+		v.builtIn[n.slot] = v.cycle
+	}
+	return view
 }
 
-func (v *affinityView) build(n *nodeState) *nsNodeInfo {
+// build fills view for node n, reusing the buffers the view owns.
+func (v *affinityView) build(n *nodeState, view *nsNodeInfo) {
 	reach := n.affinityFor[v.namespace]
 	if len(n.affinityAnyNS) > 0 {
-		reach = append(slices.Clip(reach), n.affinityAnyNS...)
-		reach = dedupe(reach)
+		view.reachBuf = append(append(view.reachBuf[:0], reach...), n.affinityAnyNS...)
+		reach = dedupe(view.reachBuf)
+		view.reachBuf = reach
 	}
-	var reqAnti []fwk.PodInfo
+	reqAnti := view.reqAntiBuf[:0]
 	for _, p := range reach {
 		if len(p.GetRequiredAntiAffinityTerms()) > 0 {
 			reqAnti = append(reqAnti, p)
 		}
 	}
-	view := &nsNodeInfo{NodeInfo: n.info, gen: n.info.Generation, withAffinity: reach, withReqAnti: reqAnti, ownAffinity: true}
+	view.reqAntiBuf = reqAnti
+	view.NodeInfo, view.gen = n.info, n.info.Generation
+	view.withAffinity, view.withReqAnti, view.ownAffinity = reach, reqAnti, true
 	if v.all {
 		view.pods = n.info.Pods
-		return view
+		return
 	}
+	pods := view.podsBuf[:0]
 	for _, ns := range v.namespaces {
-		view.pods = append(view.pods, n.byNamespace[ns]...)
+		pods = append(pods, n.byNamespace[ns]...)
 	}
 	for _, p := range reach {
 		if !slices.Contains(v.namespaces, p.GetPod().Namespace) {
-			view.pods = append(view.pods, p)
+			pods = append(pods, p)
 		}
 	}
-	return view
+	view.podsBuf, view.pods = pods, pods
 }
 
 // dedupe drops repeated pods (a pod may both name a namespace and select
@@ -229,36 +259,30 @@ type affinityNodeInfos struct {
 	v *affinityView
 }
 
-func (l affinityNodeInfos) views(states []*nodeState) []fwk.NodeInfo {
-	out := make([]fwk.NodeInfo, len(states))
-	for i, n := range states {
-		out[i] = l.v.nodeView(n)
+// viewsOf fills buf with the views of the nodes keep selects. Each lister
+// method has a buffer of its own: a plugin may hold one list while it asks
+// for another, never past its cycle.
+func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bool) []fwk.NodeInfo {
+	out := (*buf)[:0]
+	for _, n := range l.s.lists().states {
+		if keep == nil || keep(n) {
+			out = append(out, l.v.nodeView(n))
+		}
 	}
+	*buf = out
 	return out
 }
 
 func (l affinityNodeInfos) List() ([]fwk.NodeInfo, error) {
-	return l.views(l.s.lists().states), nil
+	return l.viewsOf(&l.v.allBuf, nil), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
-	var states []*nodeState
-	for _, n := range l.s.lists().states {
-		if len(n.info.PodsWithAffinity) > 0 {
-			states = append(states, n)
-		}
-	}
-	return l.views(states), nil
+	return l.viewsOf(&l.v.withAffinityBuf, func(n *nodeState) bool { return len(n.info.PodsWithAffinity) > 0 }), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
-	var states []*nodeState
-	for _, n := range l.s.lists().states {
-		if len(n.info.PodsWithRequiredAntiAffinity) > 0 {
-			states = append(states, n)
-		}
-	}
-	return l.views(states), nil
+	return l.viewsOf(&l.v.withReqAntiBuf, func(n *nodeState) bool { return len(n.info.PodsWithRequiredAntiAffinity) > 0 }), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {

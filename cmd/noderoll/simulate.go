@@ -32,6 +32,7 @@ type simulateOptions struct {
 	output          string
 	out             string
 	cpuProfile      string
+	memProfile      string
 }
 
 func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -64,6 +65,8 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.out, "out", "", "also write the JSON result to this file")
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulation to this file")
 	_ = f.MarkHidden("cpuprofile")
+	f.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the simulation to this file")
+	_ = f.MarkHidden("memprofile")
 	return cmd
 }
 
@@ -116,6 +119,14 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 		defer func() {
 			pprof.StopCPUProfile()
 			_ = f.Close()
+		}()
+	}
+	if o.memProfile != "" {
+		defer func() {
+			if f, err := os.Create(o.memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
 		}()
 	}
 	res, err := sim.Run(ctx, snap, p, sim.Options{
