@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -56,7 +58,7 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.strategy, "strategy", "rolling", "replacement strategy: rolling")
 	f.StringVar(&o.batchSize, "batch-size", "10%", "nodes per batch: a count or a percentage of the nodes")
-	f.StringVar(&o.order, "order", rolling.OrderName, "node order: name, zone or fewest-pods")
+	f.StringVar(&o.order, "order", rolling.OrderName, "node order: "+strings.Join(rolling.Orders, ", "))
 	f.StringVar(&o.configFile, "config", "", "simulation config file (time model, per-workload overrides)")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
 	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
@@ -84,10 +86,8 @@ func (o *simulateOptions) validate() error {
 	if _, err := rolling.ParseBatchSize(o.batchSize, 100); err != nil {
 		return usageErrorf("--batch-size: %v", err)
 	}
-	switch o.order {
-	case rolling.OrderName, rolling.OrderZone, rolling.OrderFewestPods:
-	default:
-		return usageErrorf("--order %q: want name, zone or fewest-pods", o.order)
+	if !slices.Contains(rolling.Orders, o.order) {
+		return usageErrorf("--order %q: want one of %s", o.order, strings.Join(rolling.Orders, ", "))
 	}
 	return nil
 }

@@ -8,6 +8,8 @@
 //	name         alphabetical (deterministic; tests use it)
 //	zone         zone by zone: a batch never spans two zones
 //	fewest-pods  emptiest nodes first (DaemonSet and mirror pods not counted)
+//	planned      PDB-aware: batches take as few pods of one budget (or of one
+//	             controller without a budget) as it can lose (planned.go)
 package rolling
 
 import (
@@ -29,7 +31,11 @@ const (
 	OrderName       = "name"
 	OrderZone       = "zone"
 	OrderFewestPods = "fewest-pods"
+	OrderPlanned    = "planned"
 )
+
+// Orders lists every order, for help texts and validation.
+var Orders = []string{OrderName, OrderZone, OrderFewestPods, OrderPlanned}
 
 // Params configure the rolling strategy.
 type Params struct {
@@ -124,8 +130,11 @@ func Plan(snap *snapshot.Snapshot, p Params) (*plan.Plan, error) {
 			return nodes[i].Name < nodes[j].Name
 		})
 		groups = [][]*corev1.Node{nodes}
+	case OrderPlanned:
+		sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
+		groups = planBatches(snap, nodes, size)
 	default:
-		return nil, fmt.Errorf("order %q: want %s, %s or %s", p.Order, OrderName, OrderZone, OrderFewestPods)
+		return nil, fmt.Errorf("order %q: want one of %s", p.Order, strings.Join(Orders, ", "))
 	}
 	out := &plan.Plan{
 		TypeMeta: metav1.TypeMeta{APIVersion: plan.APIVersion, Kind: plan.Kind},

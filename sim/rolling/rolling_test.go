@@ -263,7 +263,7 @@ func TestPlanOnGeneratedClusters(t *testing.T) {
 		}
 		movable := movablePods(snap)
 		for _, size := range []string{"1", "3", "10%", "25%", "100%"} {
-			for _, order := range []string{rolling.OrderName, rolling.OrderZone, rolling.OrderFewestPods} {
+			for _, order := range rolling.Orders {
 				t.Run(fmt.Sprintf("seed %d batch %s order %s", seed, size, order), func(t *testing.T) {
 					p, err := rolling.Plan(snap, rolling.Params{BatchSize: size, Order: order})
 					if err != nil {
