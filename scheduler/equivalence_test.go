@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	. "github.com/noderoll/noderoll/internal/testutil"
+	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/snapshot"
 )
 
@@ -77,13 +78,29 @@ func workload(nodes, apps, pods int, seed uint64) (*snapshot.Snapshot, []*corev1
 }
 
 func TestCachedPlacementsEqualTheNaiveFrameworkLoop(t *testing.T) {
+	for _, tc := range []struct{ name, config string }{
+		{"default profile", ""},
+		{"hard default spread constraints", "testdata/hard-default-spread.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkEquivalence(t, tc.config) })
+	}
+}
+
+func checkEquivalence(t *testing.T, config string) {
 	n, pods := 60, 3000
-	if testing.Short() {
+	if testing.Short() || config != "" {
 		pods = 600
 	}
 	snap, stream := workload(n, 150, pods, 7)
 	ctx := context.Background()
-	fast, naive := newScheduler(t, snap, false), newScheduler(t, snap, true)
+	build := func(naive bool) *scheduler.Scheduler {
+		s, err := scheduler.New(ctx, snap, scheduler.Options{Seed: 1, Naive: naive, ConfigFile: config})
+		if err != nil {
+			t.Fatalf("scheduler.New: %v", err)
+		}
+		return s
+	}
+	fast, naive := build(false), build(true)
 	placed := 0
 	for i, p := range stream {
 		a, err := fast.Place(ctx, p)

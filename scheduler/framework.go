@@ -119,7 +119,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 				return nil, err
 			}
 			if useViews {
-				p = onView(p, parts)
+				p = onView(p, parts, profile)
 			}
 			parts.plugins[name] = p
 			return p, nil
