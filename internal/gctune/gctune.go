@@ -27,7 +27,14 @@ func Apply() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(Percent)
 	}
+	ConcurrentRuns(1)
+}
+
+// ConcurrentRuns raises the soft memory limit to MemoryLimit per
+// simulation running at once in this process (a strategy comparison runs
+// several side by side), unless GOMEMLIMIT is set.
+func ConcurrentRuns(n int) {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(MemoryLimit)
+		debug.SetMemoryLimit(int64(max(1, n)) * MemoryLimit)
 	}
 }
