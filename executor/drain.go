@@ -77,15 +77,21 @@ func (c *evictionCounter) register(namespace, name, node string) {
 	}
 }
 
-// take returns the node's figures so far and forgets them.
-func (c *evictionCounter) take(node string) (evictions, blocked int, stall time.Duration) {
+// forget drops the node's figures.
+func (c *evictionCounter) forget(node string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.stats, node)
+}
+
+// figures returns the node's figures since it was registered.
+func (c *evictionCounter) figures(node string) (evictions, blocked int, stall time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.stats[node]
 	if s == nil {
 		return 0, 0, 0
 	}
-	delete(c.stats, node)
 	if !s.firstBlocked.IsZero() && s.lastThrough.After(s.firstBlocked) {
 		stall = s.lastThrough.Sub(s.firstBlocked)
 	}

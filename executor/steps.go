@@ -143,7 +143,6 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 	ready := readyOf(all)
 	displaced := map[string]int{}
 	for i := range pods {
-		e.counter.register(pods[i].Namespace, pods[i].Name, nr.Name)
 		if k := ownerKey(&pods[i]); k != "" && !strings.HasPrefix(k, "DaemonSet/") {
 			displaced[k] = ready[k]
 		}
@@ -160,13 +159,38 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 	}); err != nil {
 		return err
 	}
+	// The figures are persisted as the drain goes, so that a killed
+	// executor loses at most one poll interval of them.
+	e.counter.forget(nr.Name)
+	for i := range pods {
+		e.counter.register(pods[i].Namespace, pods[i].Name, nr.Name)
+	}
+	baseEv, baseBl, baseStall := nr.Evictions, nr.EvictionsBlocked, nr.PDBStallSeconds
+	flush := func(ctx context.Context) error {
+		ev, bl, stall := e.counter.figures(nr.Name)
+		return e.update(ctx, func() {
+			nr.Evictions, nr.EvictionsBlocked, nr.PDBStallSeconds = baseEv+ev, baseBl+bl, baseStall+stall.Seconds()
+		})
+	}
+	dctx, stop := context.WithCancel(ctx)
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		for {
+			select {
+			case <-dctx.Done():
+				return
+			case <-e.cfg.Clock.After(e.cfg.PollInterval):
+				_ = flush(dctx)
+			}
+		}
+	}()
 	derr := h.DeleteOrEvictPods(pods)
-	evictions, blocked, stall := e.counter.take(nr.Name)
-	if err := e.update(ctx, func() {
-		nr.Evictions += evictions
-		nr.EvictionsBlocked += blocked
-		nr.PDBStallSeconds += stall.Seconds()
-	}); err != nil {
+	stop()
+	<-flushed
+	err = flush(ctx)
+	e.counter.forget(nr.Name)
+	if err != nil {
 		return errors.Join(derr, err)
 	}
 	if derr != nil {
