@@ -12,6 +12,8 @@
 //
 //	Pending -> Draining -> Drained -> Reinstalling -> Reinstalled -> Rejoined -> Uncordoned -> Done
 //
+// The step each phase names:
+//
 //   - Draining: annotate the node (noderoll.dev/rollout), cordon it and
 //     evict its pods with kubectl's drain library (k8s.io/kubectl/pkg/drain),
 //     built from the plan's drain options by NewDrainHelper only: 429s are

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/kubectl/pkg/drain"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
+	"k8s.io/kubectl/pkg/drain"
 
 	"github.com/noderoll/noderoll/plan"
 )
@@ -59,7 +59,7 @@ type evictionCounter struct {
 type evictionStats struct {
 	evictions, blocked int
 	// refused: pods answered 429 at least once and not yet evicted.
-	refused             map[string]bool
+	refused                   map[string]bool
 	firstBlocked, lastThrough time.Time
 }
 

@@ -32,6 +32,10 @@ import (
 // two objects there.
 const DefaultNamespace = "kube-system"
 
+// DefaultQPS is the client's rate limit when the REST configuration sets
+// none.
+const DefaultQPS = 100
+
 // DefaultLeaseDuration is how long the Lease outlives an executor that
 // stops renewing it.
 const DefaultLeaseDuration = 30 * time.Second
@@ -151,11 +155,17 @@ func Run(ctx context.Context, cfg Config) (*Record, error) {
 	e := &executor{cfg: cfg, p: cfg.Plan, digest: plan.Digest(cfg.Plan), out: &syncWriter{w: cfg.Out}}
 	e.counter = newEvictionCounter(cfg.Clock.Now)
 	rc := rest.CopyConfig(cfg.REST)
+	if rc.QPS == 0 && rc.RateLimiter == nil {
+		// client-go's default, 5 requests a second, cannot keep up with a
+		// batch of drains: each waits for its evicted pods by polling them
+		// every second.
+		rc.QPS, rc.Burst = DefaultQPS, 2*DefaultQPS
+	}
 	var err error
 	if e.client, err = kubernetes.NewForConfig(rc); err != nil {
 		return nil, fmt.Errorf("building the client: %w", err)
 	}
-	drc := rest.CopyConfig(cfg.REST)
+	drc := rest.CopyConfig(rc)
 	drc.Wrap(e.counter.wrap)
 	if e.drainClient, err = kubernetes.NewForConfig(drc); err != nil {
 		return nil, fmt.Errorf("building the client: %w", err)

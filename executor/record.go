@@ -51,9 +51,9 @@ type Record struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	// PlanDigest is plan.Digest of the plan run.
-	PlanDigest          string `json:"planDigest"`
-	SnapshotFingerprint string `json:"snapshotFingerprint"`
-	Strategy            string `json:"strategy"`
+	PlanDigest          string     `json:"planDigest"`
+	SnapshotFingerprint string     `json:"snapshotFingerprint"`
+	Strategy            string     `json:"strategy"`
 	StartedAt           time.Time  `json:"startedAt"`
 	FinishedAt          *time.Time `json:"finishedAt,omitempty"`
 	// Outcome is one of the Outcome constants; Message says why a run

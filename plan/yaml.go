@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/noderoll/noderoll/internal/atomicfile"
@@ -53,8 +54,17 @@ func Load(path string) (*Plan, error) {
 // LoadBytes parses and validates a plan document; name is used in errors.
 func LoadBytes(name string, data []byte) (*Plan, error) {
 	var p Plan
-	if err := yaml.UnmarshalStrict(data, &p); err != nil {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
 		return nil, &InvalidError{File: name, Err: err}
+	}
+	// The strict decoder names the path of an unknown or duplicate field.
+	strict, err := kjson.UnmarshalStrict(js, &p, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, &InvalidError{File: name, Err: err}
+	}
+	if len(strict) > 0 {
+		return nil, &InvalidError{File: name, Err: errors.Join(strict...)}
 	}
 	if errs := p.Validate(); len(errs) > 0 {
 		return nil, &InvalidError{File: name, Errs: errs}
