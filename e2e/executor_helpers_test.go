@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -154,7 +155,8 @@ func hookRuns(t *testing.T, path string) map[string]int {
 	return out
 }
 
-// resourceVersions maps every node, pod and PDB to its resourceVersion.
+// resourceVersions maps every pod and PDB to its resourceVersion, and
+// every node to its spec, labels and annotations.
 func resourceVersions(ctx context.Context, t *testing.T, c kubernetes.Interface) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -163,7 +165,17 @@ func resourceVersions(ctx context.Context, t *testing.T, c kubernetes.Interface)
 		t.Fatal(err)
 	}
 	for _, n := range nodes.Items {
-		out["node/"+n.Name] = n.ResourceVersion
+		// KWOK and the node controllers update node status on their own:
+		// compare what the executor would write instead.
+		spec, err := json.Marshal(struct {
+			Spec        corev1.NodeSpec
+			Annotations map[string]string
+			Labels      map[string]string
+		}{n.Spec, n.Annotations, n.Labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["node/"+n.Name] = string(spec)
 	}
 	pods, err := c.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -86,8 +87,12 @@ func (e *executor) dryRunNode(ctx context.Context, batch int, name string) error
 	}
 	h := NewDrainHelper(ctx, e.client, e.p.Spec.Drain, io.Discard, io.Discard, true)
 	e.logf("  node %s: would annotate %s and cordon", name, AnnotationRollout)
-	if err := drain.RunCordonOrUncordon(h, node, true); err != nil {
-		e.logf("  node %s: the cordon would fail: %v", name, err)
+	// Not drain.RunCordonOrUncordon: it ignores the helper's dry-run
+	// strategy and would cordon the node for real.
+	if c := drain.NewCordonHelper(node); c.UpdateIfRequired(true) {
+		if err, perr := c.PatchOrReplaceWithContext(ctx, e.client, true); err != nil {
+			e.logf("  node %s: the cordon would fail: %v", name, errors.Join(err, perr))
+		}
 	}
 	list, errs := h.GetPodsForDeletion(name)
 	if len(errs) > 0 {

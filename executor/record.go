@@ -106,6 +106,9 @@ type NodeRun struct {
 	// Displaced are the controllers ("Kind/namespace/name") of the pods
 	// the drain evicted, with how many of their pods were Ready before.
 	Displaced map[string]int `json:"displaced,omitempty"`
+	// LastReady are the displaced controllers the node waited for last
+	// after it was uncordoned, with their Ready pods at that moment.
+	LastReady []string `json:"lastReady,omitempty"`
 	// Times of the steps.
 	DrainStarted *time.Time `json:"drainStarted,omitempty"`
 	Drained      *time.Time `json:"drained,omitempty"`

@@ -336,18 +336,21 @@ func (e *executor) uncordon(ctx context.Context, nr *NodeRun) error {
 // Ready pods as before the drain.
 func (e *executor) settle(ctx context.Context, nr *NodeRun) error {
 	timeout := time.Duration(plan.Seconds(e.p.Spec.Gates.ReadyTimeoutSeconds, plan.DefaultReadyTimeoutSeconds)) * time.Second
-	var short []string
+	var short, last []string
 	err := wait.PollUntilContextTimeout(ctx, e.cfg.PollInterval, timeout, true, func(context.Context) (bool, error) {
 		pods, err := e.pods.List(labels.Everything())
 		if err != nil {
 			return false, err
 		}
 		ready := readyOf(pods)
-		short = short[:0]
+		short = nil
 		for _, k := range sortedKeys(nr.Displaced) {
 			if ready[k] < nr.Displaced[k] {
 				short = append(short, fmt.Sprintf("%s (%d of %d Ready)", k, ready[k], nr.Displaced[k]))
 			}
+		}
+		if len(short) > 0 {
+			last = short
 		}
 		return len(short) == 0, nil
 	})
@@ -359,7 +362,7 @@ func (e *executor) settle(ctx context.Context, nr *NodeRun) error {
 			Message: fmt.Sprintf("the workloads displaced from node %s are not Ready after %v: %s", nr.Name, timeout, strings.Join(short, ", "))}
 	}
 	now := e.cfg.Clock.Now()
-	if err := e.setPhase(ctx, nr, PhaseDone, func() { nr.Done = &now; nr.Message = "" }); err != nil {
+	if err := e.setPhase(ctx, nr, PhaseDone, func() { nr.Done = &now; nr.Message = ""; nr.LastReady = last }); err != nil {
 		return err
 	}
 	e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonReplaced, "replaced; its displaced workloads are Ready")

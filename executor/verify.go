@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -142,9 +143,23 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 				k++
 			}
 		}
-		s := fmt.Sprintf("the plan assumed reinstall %vs and join %vs per node", assumption(p, "reinstallSeconds"), assumption(p, "joinSeconds"))
+		s := fmt.Sprintf("the plan assumed reinstall %vs and join %vs per node and pods Ready %vs after they are bound",
+			assumption(p, "reinstallSeconds"), assumption(p, "joinSeconds"), assumption(p, "podStartupSeconds"))
 		if k > 0 {
 			s += fmt.Sprintf("; the hook took %.0fs on average", hook/float64(k))
+		}
+		var slow *NodeRun
+		for _, n := range br.NodeRuns {
+			if n.Uncordoned != nil && n.Done != nil && (slow == nil || n.Done.Sub(*n.Uncordoned) > slow.Done.Sub(*slow.Uncordoned)) {
+				slow = n
+			}
+		}
+		if slow != nil && len(slow.LastReady) > 0 {
+			s += fmt.Sprintf("; after node %s was uncordoned, the batch waited %.0fs for %s to be Ready again",
+				slow.Name, slow.Done.Sub(*slow.Uncordoned).Seconds(), strings.Join(slow.LastReady, ", "))
+			if slices.ContainsFunc(slow.LastReady, func(s string) bool { return strings.HasPrefix(s, "Job/") }) {
+				s += " (the Job controller recreates an evicted Job pod only after its failure back-off, 10 s doubling, which the simulator does not model)"
+			}
 		}
 		return s + ": set timing.reinstallSeconds and timing.joinSeconds in the simulation config to what the hook really takes"
 	}
