@@ -104,7 +104,6 @@ func TestExecuteAndVerify_refuseBadInputWithExit2(t *testing.T) {
 	}
 }
 
-
 // smallSnapshot generates the small profile into dir.
 func smallSnapshot(t *testing.T, dir string) string {
 	t.Helper()
