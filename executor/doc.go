@@ -29,7 +29,10 @@
 //   - Rejoined: uncordon and remove the annotations.
 //   - Uncordoned: wait until every controller whose pods the drain evicted
 //     has as many Ready pods as it had when the drain began; then soak
-//     (spec.soakSeconds) after the batch.
+//     (spec.soakSeconds) after the batch. Jobs are left out: the Job
+//     controller recreates an evicted pod after its failure back-off (10 s,
+//     doubling) and not at all past the Job's backoffLimit, so waiting on
+//     batch work would hold the rollout hostage to it.
 //
 // # Gates
 //

@@ -143,7 +143,11 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 	ready := readyOf(all)
 	displaced := map[string]int{}
 	for i := range pods {
-		if k := ownerKey(&pods[i]); k != "" && !strings.HasPrefix(k, "DaemonSet/") {
+		// Jobs are not waited for: the Job controller recreates an evicted
+		// pod only after its failure back-off (10 s, doubling), and not at
+		// all once the Job has used its backoffLimit; waiting on batch
+		// work would hold the rollout hostage to it.
+		if k := ownerKey(&pods[i]); k != "" && !strings.HasPrefix(k, "DaemonSet/") && !strings.HasPrefix(k, "Job/") {
 			displaced[k] = ready[k]
 		}
 	}
@@ -473,7 +477,24 @@ func (e *executor) checkBudgets(ctx context.Context, nodes []string) (string, er
 	if len(exhausted) == 0 {
 		return "", nil
 	}
-	return fmt.Sprintf("PodDisruptionBudgets allow no disruption but select pods the batch must evict: %s", strings.Join(exhausted, ", ")), nil
+	// Say which of their pods are not healthy: that is what to look at.
+	for i, name := range exhausted {
+		for _, pdb := range pdbs {
+			if pdb.Namespace+"/"+pdb.Name != name {
+				continue
+			}
+			var unhealthy []string
+			for _, p := range pods {
+				if plan.Selects(pdb, p) && (p.DeletionTimestamp != nil || !plan.IsReady(p)) {
+					unhealthy = append(unhealthy, describePod(p))
+				}
+			}
+			slices.Sort(unhealthy)
+			exhausted[i] = fmt.Sprintf("%s (%d healthy of %d desired; not healthy: %s)", name,
+				pdb.Status.CurrentHealthy, pdb.Status.DesiredHealthy, strings.Join(unhealthy, ", "))
+		}
+	}
+	return fmt.Sprintf("PodDisruptionBudgets allow no disruption but select pods the batch must evict: %s", strings.Join(exhausted, "; ")), nil
 }
 
 func (e *executor) checkResimulation(ctx context.Context, i int) (string, error) {
@@ -527,4 +548,23 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		}
 		p.buf = p.buf[i+1:]
 	}
+}
+
+// describePod says where a pod is and why it is not Ready.
+func describePod(p *corev1.Pod) string {
+	where := p.Spec.NodeName
+	if where == "" {
+		where = "no node"
+	}
+	s := fmt.Sprintf("%s %s on %s", p.Name, p.Status.Phase, where)
+	if p.DeletionTimestamp != nil {
+		s += ", terminating"
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Status != corev1.ConditionTrue && c.Message != "" {
+			s += fmt.Sprintf(", %s: %s", c.Type, c.Message)
+			break
+		}
+	}
+	return s
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -157,9 +156,6 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 		if slow != nil && len(slow.LastReady) > 0 {
 			s += fmt.Sprintf("; after node %s was uncordoned, the batch waited %.0fs for %s to be Ready again",
 				slow.Name, slow.Done.Sub(*slow.Uncordoned).Seconds(), strings.Join(slow.LastReady, ", "))
-			if slices.ContainsFunc(slow.LastReady, func(s string) bool { return strings.HasPrefix(s, "Job/") }) {
-				s += " (the Job controller recreates an evicted Job pod only after its failure back-off, 10 s doubling, which the simulator does not model)"
-			}
 		}
 		return s + ": set timing.reinstallSeconds and timing.joinSeconds in the simulation config to what the hook really takes"
 	}

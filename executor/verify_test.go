@@ -26,7 +26,7 @@ func TestVerify(t *testing.T) {
 	b.Actual = plan.Predicted{Evictions: 10, EvictionsBlocked: 20, PendingPeak: 4, Unschedulable: 1, DurationSeconds: 80}
 	n := b.NodeRuns[0]
 	n.Drained, n.Reinstalled, n.Uncordoned, n.Done = stamp(t0.Add(10*time.Second)), stamp(t0.Add(14*time.Second)), stamp(t0.Add(16*time.Second)), stamp(t0.Add(80*time.Second))
-	n.LastReady = []string{"Job/shop/nightly (0 of 1 Ready)"}
+	n.LastReady = []string{"StatefulSet/shop/db (0 of 1 Ready)"}
 
 	v, err := Verify(p, r)
 	if err != nil {
@@ -56,7 +56,7 @@ func TestVerify(t *testing.T) {
 	if err := v.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"did not complete", "Job/shop/nightly", "podStartupSeconds=3"} {
+	for _, s := range []string{"did not complete", "StatefulSet/shop/db", "podStartupSeconds=3"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("the report does not mention %q:\n%s", s, buf.String())
 		}
