@@ -67,12 +67,12 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 		p.Spec.Gates.RejoinTimeoutSeconds, p.Spec.Gates.SettleSeconds = 8, 5
 		return p
 	}
-	run := func(t *testing.T, user string, p *plan.Plan) (*executor.Record, error, string) {
+	run := func(t *testing.T, user string, p *plan.Plan) (*executor.Record, string, error) {
 		var out bytes.Buffer
 		rec, err := executor.Run(ctx, executor.Config{Plan: p, REST: asUser(user), Namespace: "kube-system", Identity: user,
 			Kubeconfig: c.Kubeconfig, LeaseDuration: 6 * time.Second, PollInterval: 250 * time.Millisecond, Out: &out})
 		t.Logf("executor output:\n%s", lastLines(out.String(), 12))
-		return rec, err, out.String()
+		return rec, out.String(), err
 	}
 	forgetRun := func(t *testing.T) {
 		if err := c.Client.CoreV1().ConfigMaps("kube-system").Delete(ctx, executor.ProgressName, metav1.DeleteOptions{}); err != nil {
@@ -112,7 +112,7 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 	t.Run("a cluster that drifted from the plan stops it before anything is touched", func(t *testing.T) {
 		p := newPlan(t)
 		p.Metadata.Baseline.Nodes = append(p.Metadata.Baseline.Nodes, "node-9")
-		rec, err, _ := run(t, "executor", p)
+		rec, _, err := run(t, "executor", p)
 		var ge *executor.GateError
 		if !errors.As(err, &ge) || ge.Gate != "drift" || ge.Batch != 0 || !strings.Contains(ge.Message, "node-9") {
 			t.Fatalf("got %v, want the drift gate of batch 0 naming node-9", err)
@@ -123,7 +123,7 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 		checkNodes(t, nil)
 		checkReleased(t)
 		t.Run("a new run is refused while the stopped one is recorded", func(t *testing.T) {
-			_, err, _ := run(t, "executor", newPlan(t))
+			_, _, err := run(t, "executor", newPlan(t))
 			if !errors.Is(err, executor.ErrRunInProgress) {
 				t.Errorf("got %v, want ErrRunInProgress", err)
 			}
@@ -131,8 +131,31 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 		forgetRun(t)
 	})
 
+	t.Run("a re-simulation that predicts more pending pods than the plan allows stops it", func(t *testing.T) {
+		p := newPlan(t)
+		p.Spec.Gates.MaxPendingPods = new(2)
+		var remaining []int
+		rec, err := executor.Run(ctx, executor.Config{Plan: p, REST: asUser("executor"), Namespace: "kube-system", Identity: "executor",
+			LeaseDuration: 6 * time.Second, PollInterval: 250 * time.Millisecond,
+			Resimulate: func(_ context.Context, rest *plan.Plan) ([]plan.Batch, error) {
+				remaining = append(remaining, len(rest.Spec.Batches))
+				out := slices.Clone(rest.Spec.Batches)
+				out[len(out)-1].Predicted = &plan.Predicted{PendingPeak: 3}
+				return out, nil
+			}})
+		var ge *executor.GateError
+		if !errors.As(err, &ge) || ge.Gate != "resimulation" || !strings.Contains(ge.Message, "batch 2: predicted pending peak 3 above gates.maxPendingPods 2") {
+			t.Fatalf("got %v, want the resimulation gate naming batch 2", err)
+		}
+		if !slices.Equal(remaining, []int{3}) || rec.Outcome != executor.OutcomeStopped {
+			t.Errorf("re-simulated %v batches, outcome %s; want the 3 remaining, Stopped", remaining, rec.Outcome)
+		}
+		checkNodes(t, nil)
+		forgetRun(t)
+	})
+
 	t.Run("an executor that may not evict stops with the node cordoned and the reason on it", func(t *testing.T) {
-		rec, err, _ := run(t, "executor-no-evictions", newPlan(t))
+		rec, _, err := run(t, "executor-no-evictions", newPlan(t))
 		if err == nil || !strings.Contains(err.Error(), "forbidden") {
 			t.Fatalf("got %v, want a forbidden eviction", err)
 		}
@@ -154,7 +177,7 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 	})
 
 	t.Run("a node that never comes back stops the rollout at the rejoin gate", func(t *testing.T) {
-		rec, err, out := run(t, "executor", newPlan(t))
+		rec, out, err := run(t, "executor", newPlan(t))
 		var ge *executor.GateError
 		if !errors.As(err, &ge) || ge.Gate != "rejoin" || !strings.Contains(ge.Message, "node-0") {
 			t.Fatalf("got %v, want the rejoin gate naming node-0", err)

@@ -25,12 +25,12 @@ const newOSImage = "noderoll-os 2.0"
 
 // simConfig is the simulator's time model matched to the KWOK stages
 // (kwok/stages.yaml) and the test's hook: a pod is Ready 1.2-5 s after it
-// is bound (about 3), an evicted pod with the plan's 1 s grace period is
-// gone after about 1 s, the hook keeps a node away 2 s plus its kubectl
+// is bound (about 3), an evicted pod with the plan's 3 s grace period is
+// gone after 3 s, the hook keeps a node away 2 s plus its kubectl
 // calls, and KWOK reports a registered node Ready at once.
 const simConfig = `timing:
   podStartupSeconds: 3
-  terminationSeconds: 1
+  terminationSeconds: 3
   reinstallSeconds: 3
   joinSeconds: 1
 `
@@ -46,7 +46,7 @@ const simConfig = `timing:
 // verify compares the plan's predictions with the run.
 func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 	c := NewTestCluster(t, Config{})
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
 	bin := buildNoderoll(t, dir)
@@ -71,9 +71,9 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 	}
 	hookLog := filepath.Join(dir, "hooks.log")
 	out, errOut, code := noderoll(ctx, bin, "plan", snapFile, "--strategy", "rolling", "--batch-size", "25%", "--order", "name",
-		"--config", simFile, "--grace-period", "1", "--new-os-image", newOSImage, "--reinstall", hook,
+		"--config", simFile, "--grace-period", "3", "--new-os-image", newOSImage, "--reinstall", hook,
 		"--hook-env", "KUBECTL="+c.bins.Kubectl, "--hook-env", "HOOK_LOG="+hookLog, "--hook-env", "REINSTALL_DELAY=2",
-		"--rejoin-timeout", "60", "--ready-timeout", "120", "--settle", "60", "-o", planFile)
+		"--rejoin-timeout", "60", "--ready-timeout", "150", "--settle", "150", "-o", planFile)
 	if code != 0 {
 		t.Fatalf("noderoll plan: exit %d\n%s%s", code, out, errOut)
 	}

@@ -490,8 +490,21 @@ func (e *executor) checkBudgets(ctx context.Context, nodes []string) (string, er
 				}
 			}
 			slices.Sort(unhealthy)
-			exhausted[i] = fmt.Sprintf("%s (%d healthy of %d desired; not healthy: %s)", name,
-				pdb.Status.CurrentHealthy, pdb.Status.DesiredHealthy, strings.Join(unhealthy, ", "))
+			var disrupted []string
+			for pod, at := range pdb.Status.DisruptedPods {
+				disrupted = append(disrupted, fmt.Sprintf("%s since %s", pod, at.UTC().Format(time.TimeOnly)))
+			}
+			slices.Sort(disrupted)
+			why := "not healthy: " + strings.Join(unhealthy, ", ")
+			if len(unhealthy) == 0 && len(disrupted) > 0 {
+				// The eviction subresource records an evicted pod by name; a
+				// StatefulSet's replacement has the same name, and the
+				// disruption controller counts it as disrupted until the
+				// entry expires, two minutes after the eviction.
+				why = "the disruption controller still counts as disrupted (by name, for up to 2 minutes after their eviction): " + strings.Join(disrupted, ", ")
+			}
+			exhausted[i] = fmt.Sprintf("%s (%d healthy of %d desired; %s)", name,
+				pdb.Status.CurrentHealthy, pdb.Status.DesiredHealthy, why)
 		}
 	}
 	return fmt.Sprintf("PodDisruptionBudgets allow no disruption but select pods the batch must evict: %s", strings.Join(exhausted, "; ")), nil
