@@ -227,6 +227,9 @@ func (e *executor) run(ctx context.Context) (rec *Record, err error) {
 	case prev != nil && e.cfg.Resume && prev.PlanDigest != e.digest && prev.Outcome != OutcomeCompleted:
 		return nil, fmt.Errorf("%w: ConfigMap %s/%s holds a run of plan %.12s, not of this plan (%.12s)",
 			ErrRunInProgress, e.cfg.Namespace, ProgressName, prev.PlanDigest, e.digest)
+	case prev != nil && e.cfg.Resume && prev.PlanDigest == e.digest && prev.Outcome == OutcomeCompleted:
+		e.logf("--resume: the run of plan %.12s has completed; nothing to do", e.digest)
+		return prev, nil
 	case prev != nil && e.cfg.Resume && prev.PlanDigest == e.digest:
 		e.rec = prev
 		e.logf("resuming the run of plan %.12s started %s", e.digest, prev.StartedAt.UTC().Format(time.RFC3339))
