@@ -130,7 +130,10 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 		return fmt.Sprintf("429s count how often a retried eviction met a budget with no disruption left: it depends on how long replacements take to become Ready (the plan assumed podStartupSeconds=%v) and on how evictions interleave; measure the cluster's start-up times and set timing.podStartupSeconds (and per-workload overrides) in the simulation config",
 			assumption(p, "podStartupSeconds"))
 	case FigurePendingPeak:
-		return "the pending peak is sampled every poll interval on the cluster and exact in the simulation; short-lived pending pods (created, scheduled within a second) are missed or counted depending on timing: compare over several runs, or lower the executor's poll interval"
+		if pr.PendingPeak > br.Actual.PendingPeak {
+			return "the simulator notes its pending peak when a replacement pod is created, before the scheduling pass of the same virtual instant, so every pod evicted at one moment counts as waiting although most are placed at once; on the cluster the scheduler binds them within milliseconds and the executor (sampling every poll interval) saw only those that really waited: the simulator would have to note the peak after its scheduling pass"
+		}
+		return "the pending peak is sampled every poll interval on the cluster and exact in the simulation; more pods waited than predicted, for capacity or constraints the simulation met differently: re-plan from a fresh capture, and compare the unschedulable figures"
 	case FigureUnschedulable:
 		return "pods the scheduler could not place depend on where the live scheduler put the pods before the batch (capacity per node, spread): re-plan from a fresh capture; the scheduler's profile must also match (--scheduler-config)"
 	case FigureDuration:
