@@ -45,6 +45,13 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 		t.Fatalf("applying the scenario: %v", err)
 	}
 	bindExecutorRoles(ctx, t, c)
+	// The scheduler placed the pods: the plan starts with a node that has
+	// some, so that its drain has pods to evict.
+	pods, err := c.Client.CoreV1().Pods("shop").List(ctx, metav1.ListOptions{})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("listing the pods: %v", err)
+	}
+	first := pods.Items[0].Spec.NodeName
 	asUser := func(user string) *rest.Config {
 		rc := rest.CopyConfig(c.REST)
 		rc.Impersonate = rest.ImpersonationConfig{UserName: user}
@@ -59,6 +66,12 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 		p, err := rolling.Plan(snap, rolling.Params{BatchSize: "1", NewOSImage: newOSImage})
 		if err != nil {
 			t.Fatal(err)
+		}
+		slices.SortStableFunc(p.Spec.Batches, func(a, b plan.Batch) int {
+			return strings.Compare(strings.Replace(a.Nodes[0], first, "", 1), strings.Replace(b.Nodes[0], first, "", 1))
+		})
+		for i := range p.Spec.Batches {
+			p.Spec.Batches[i].Index = i
 		}
 		p.Metadata.Baseline = plan.NewBaseline(snap)
 		p.Spec.Drain.GracePeriodSeconds = new(int64(1))
@@ -160,18 +173,18 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 			t.Fatalf("got %v, want a forbidden eviction", err)
 		}
 		if rec.Outcome != executor.OutcomeFailed || rec.Batches[0].NodeRuns[0].Phase != executor.PhaseDraining {
-			t.Errorf("record: %s, node-0 in phase %q; want Failed in Draining", rec.Outcome, rec.Batches[0].NodeRuns[0].Phase)
+			t.Errorf("record: %s, %s in phase %q; want Failed in Draining", rec.Outcome, first, rec.Batches[0].NodeRuns[0].Phase)
 		}
-		checkNodes(t, map[string]string{"node-0": "forbidden"})
-		if evs := nodeEvents(ctx, t, c.Client)["node-0"]; evs[executor.ReasonRolloutStopped] != 1 {
-			t.Errorf("node-0 events %v, want one %s", evs, executor.ReasonRolloutStopped)
+		checkNodes(t, map[string]string{first: "forbidden"})
+		if evs := nodeEvents(ctx, t, c.Client)[first]; evs[executor.ReasonRolloutStopped] != 1 {
+			t.Errorf("%s events %v, want one %s", first, evs, executor.ReasonRolloutStopped)
 		}
 		checkReleased(t)
 		forgetRun(t)
-		if _, err := c.Kubectl(ctx, "uncordon", "node-0"); err != nil {
+		if _, err := c.Kubectl(ctx, "uncordon", first); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Kubectl(ctx, "annotate", "node", "node-0", executor.AnnotationStopped+"-", executor.AnnotationRollout+"-"); err != nil {
+		if _, err := c.Kubectl(ctx, "annotate", "node", first, executor.AnnotationStopped+"-", executor.AnnotationRollout+"-"); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -179,15 +192,15 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 	t.Run("a node that never comes back stops the rollout at the rejoin gate", func(t *testing.T) {
 		rec, out, err := run(t, "executor", newPlan(t))
 		var ge *executor.GateError
-		if !errors.As(err, &ge) || ge.Gate != "rejoin" || !strings.Contains(ge.Message, "node-0") {
-			t.Fatalf("got %v, want the rejoin gate naming node-0", err)
+		if !errors.As(err, &ge) || ge.Gate != "rejoin" || !strings.Contains(ge.Message, first) {
+			t.Fatalf("got %v, want the rejoin gate naming %s", err, first)
 		}
-		if !strings.Contains(out, "hook: node node-0 deleted") {
+		if !strings.Contains(out, "hook: node "+first+" deleted") {
 			t.Errorf("the hook's output is not in the executor's")
 		}
 		nr := rec.Batches[0].NodeRuns[0]
 		if rec.Outcome != executor.OutcomeStopped || nr.Phase != executor.PhaseReinstalled || !strings.Contains(nr.Message, "did not register Ready") {
-			t.Errorf("record: %s; node-0 %s %q", rec.Outcome, nr.Phase, nr.Message)
+			t.Errorf("record: %s; %s %s %q", rec.Outcome, first, nr.Phase, nr.Message)
 		}
 		for _, b := range rec.Batches[1:] {
 			for _, n := range b.NodeRuns {
@@ -196,10 +209,13 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 				}
 			}
 		}
-		if _, err := c.Client.CoreV1().Nodes().Get(ctx, "node-0", metav1.GetOptions{}); err == nil {
-			t.Errorf("node-0 exists; the hook was to remove it")
+		if _, err := c.Client.CoreV1().Nodes().Get(ctx, first, metav1.GetOptions{}); err == nil {
+			t.Errorf("%s exists; the hook was to remove it", first)
 		}
-		for _, name := range []string{"node-1", "node-2"} {
+		for _, name := range []string{"node-0", "node-1", "node-2"} {
+			if name == first {
+				continue
+			}
 			n, err := c.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 			if err != nil || n.Spec.Unschedulable || len(n.Annotations[executor.AnnotationRollout]) > 0 {
 				t.Errorf("node %s is not untouched: %v", name, err)
@@ -207,8 +223,8 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 		}
 		checkReleased(t)
 		data, err := os.ReadFile(hookLog)
-		if err != nil || strings.TrimSpace(string(data)) != "node-0" {
-			t.Errorf("hook log %q (%v), want one run for node-0", data, err)
+		if err != nil || strings.TrimSpace(string(data)) != first {
+			t.Errorf("hook log %q (%v), want one run for %s", data, err, first)
 		}
 	})
 }

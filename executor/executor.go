@@ -80,7 +80,7 @@ type GateError struct {
 }
 
 func (e *GateError) Error() string {
-	return fmt.Sprintf("rollout stopped before batch %d: gate %s: %s", e.Batch, e.Gate, e.Message)
+	return fmt.Sprintf("rollout stopped in batch %d: gate %s: %s", e.Batch, e.Gate, e.Message)
 }
 
 // Resimulator predicts the figures of the remaining batches of a plan

@@ -276,7 +276,9 @@ func (e *executor) rejoin(ctx context.Context, nr *NodeRun) error {
 			last = "the node object does not exist"
 			return false, nil
 		case err != nil:
-			last = err.Error()
+			if ctx.Err() == nil {
+				last = err.Error()
+			}
 			return false, nil
 		case !nodeReady(n):
 			last = "registered but not Ready"
