@@ -27,6 +27,12 @@ type Metadata struct {
 	Strategy string `json:"strategy"`
 	// Params are the generator's parameters, as given.
 	Params map[string]string `json:"params,omitempty"`
+	// Simulation is what the simulator predicted for the whole plan and
+	// the time model it assumed; absent in a plan nobody simulated.
+	Simulation *Simulation `json:"simulation,omitempty"`
+	// Baseline is the part of the snapshot the executor's drift gate
+	// compares the live cluster with.
+	Baseline *Baseline `json:"baseline,omitempty"`
 }
 
 // Spec is what to do.
@@ -48,6 +54,11 @@ type Spec struct {
 type Hooks struct {
 	// Reinstall is run per node with NODE_NAME in its environment.
 	Reinstall []string `json:"reinstall,omitempty"`
+	// Env are the plan's variables, added to every hook's environment.
+	Env map[string]string `json:"env,omitempty"`
+	// TimeoutSeconds bounds one run of a hook; 0 means
+	// DefaultHookTimeoutSeconds.
+	TimeoutSeconds int64 `json:"timeoutSeconds,omitempty"`
 }
 
 // Gates are conditions checked before each batch.
@@ -59,12 +70,30 @@ type Gates struct {
 	MaxPDBStallSeconds *int64 `json:"maxPDBStallSeconds,omitempty"`
 	// ExpectedOSImage is the OS image a node must report after it rejoins.
 	ExpectedOSImage string `json:"expectedOSImage,omitempty"`
+	// Drift is how far the live cluster may have moved from the plan's
+	// Baseline before a batch starts.
+	Drift DriftTolerance `json:"drift,omitempty"`
+	// RejoinTimeoutSeconds bounds the wait, after the reinstall hook, for
+	// the node to register Ready with ExpectedOSImage; 0 means
+	// DefaultRejoinTimeoutSeconds.
+	RejoinTimeoutSeconds int64 `json:"rejoinTimeoutSeconds,omitempty"`
+	// ReadyTimeoutSeconds bounds the wait, after a node is uncordoned, for
+	// the workloads its drain displaced to be Ready again; 0 means
+	// DefaultReadyTimeoutSeconds.
+	ReadyTimeoutSeconds int64 `json:"readyTimeoutSeconds,omitempty"`
+	// SettleSeconds is how long a gate that can clear by itself (pending
+	// pods, an exhausted budget) may wait before it fails; 0 means
+	// DefaultSettleSeconds.
+	SettleSeconds int64 `json:"settleSeconds,omitempty"`
 }
 
 // Batch is a set of nodes replaced together.
 type Batch struct {
 	Index int      `json:"index"`
 	Nodes []string `json:"nodes"`
+	// Predicted are the simulator's figures for the batch; absent in a
+	// plan nobody simulated.
+	Predicted *Predicted `json:"predicted,omitempty"`
 }
 
 // Severity ranks a risk.

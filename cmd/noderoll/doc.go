@@ -12,5 +12,5 @@
 //	noderoll snapshot capture [--kubeconfig PATH] [--context NAME] [-n NS] -o FILE
 //	noderoll snapshot apply FILE [--kubeconfig PATH] [--context NAME] [--force]   # KWOK test clusters only
 //	noderoll analyze FILE [-o table|json|markdown] [--fail-on SEVERITY]
-//	noderoll simulate FILE --strategy rolling [--batch-size 10|5%] [--order name|zone|fewest-pods] [--config sim.yaml] [-o table|json] [--out FILE]
+//	noderoll simulate FILE --strategy rolling [--batch-size 10|5%] [--order name|zone|fewest-pods|planned] [--config sim.yaml] [-o table|json] [--out FILE]
 package main

@@ -38,6 +38,9 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newSnapshotCommand(stdout, stderr),
 		newSimulateCommand(stdout, stderr),
 		newAnalyzeCommand(stdout, stderr),
+		newPlanCommand(stdout, stderr),
+		newExecuteCommand(stdout, stderr),
+		newVerifyCommand(stdout),
 	)
 	markRunErrors(root)
 	return root
