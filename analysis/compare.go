@@ -306,21 +306,26 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 
 // Metric is one figure the ranking compares; lower is better for all.
 type Metric struct {
-	Name  string
-	Value func(*sim.Result) float64
+	Name string
+	// Weight of the metric's rank in the score: 3 for what users feel
+	// (Services down, pods lost or unplaced), 2 for what weakens the
+	// service (degraded Services, churn, PDB stalls), 1 for cost (time,
+	// evictions, machines).
+	Weight int
+	Value  func(*sim.Result) float64
 }
 
 // Metrics are the ranking's figures, in the order tables show them.
 var Metrics = []Metric{
-	{"durationSeconds", func(r *sim.Result) float64 { return r.Summary.DurationSeconds }},
-	{"evictions", func(r *sim.Result) float64 { return float64(r.Summary.Evictions) }},
-	{"podMovesMax", func(r *sim.Result) float64 { return float64(r.Summary.PodMovesMax) }},
-	{"pdbStallSeconds", func(r *sim.Result) float64 { return r.Summary.PDBStallSeconds }},
-	{"servicesWithOutage", func(r *sim.Result) float64 { return float64(r.Summary.ServicesWithOutage) }},
-	{"servicesDegraded", func(r *sim.Result) float64 { return float64(r.Summary.ServicesDegraded) }},
-	{"unschedulablePods", func(r *sim.Result) float64 { return float64(r.Summary.UnschedulablePods) }},
-	{"lostPods", func(r *sim.Result) float64 { return float64(r.Summary.LostPods) }},
-	{"extraMachineHours", func(r *sim.Result) float64 { return r.Summary.ExtraMachineHours }},
+	{"durationSeconds", 1, func(r *sim.Result) float64 { return r.Summary.DurationSeconds }},
+	{"evictions", 1, func(r *sim.Result) float64 { return float64(r.Summary.Evictions) }},
+	{"podMovesMax", 2, func(r *sim.Result) float64 { return float64(r.Summary.PodMovesMax) }},
+	{"pdbStallSeconds", 2, func(r *sim.Result) float64 { return r.Summary.PDBStallSeconds }},
+	{"servicesWithOutage", 3, func(r *sim.Result) float64 { return float64(r.Summary.ServicesWithOutage) }},
+	{"servicesDegraded", 2, func(r *sim.Result) float64 { return float64(r.Summary.ServicesDegraded) }},
+	{"unschedulablePods", 3, func(r *sim.Result) float64 { return float64(r.Summary.UnschedulablePods) }},
+	{"lostPods", 3, func(r *sim.Result) float64 { return float64(r.Summary.LostPods) }},
+	{"extraMachineHours", 1, func(r *sim.Result) float64 { return r.Summary.ExtraMachineHours }},
 }
 
 // Rank is one strategy's place in the ranking.
@@ -328,13 +333,15 @@ type Rank struct {
 	Place    int    `json:"place"`
 	Strategy string `json:"strategy"`
 	// Score sums the strategy's rank on every metric (1 = best on it; ties
-	// share the better rank); the lowest score ranks first.
+	// share the better rank) times the metric's weight; the lowest score
+	// ranks first.
 	Score int `json:"score"`
 	// Ranks are its rank per metric.
 	Ranks map[string]int `json:"ranks"`
 }
 
-// RankResults ranks results by the sum of their ranks on every metric;
+// RankResults ranks results by the weighted sum of their ranks on every
+// metric;
 // ties go to the safer (fewer outages), then the faster, then the spec.
 func RankResults(specs []string, results []*sim.Result) []Rank {
 	ranks := make([]Rank, len(results))
@@ -351,7 +358,7 @@ func RankResults(specs []string, results []*sim.Result) []Rank {
 				}
 			}
 			ranks[i].Ranks[m.Name] = better + 1
-			ranks[i].Score += better + 1
+			ranks[i].Score += (better + 1) * m.Weight
 		}
 	}
 	order := make([]int, len(results))
