@@ -63,8 +63,9 @@ const (
 )
 
 // ErrUnsupportedStrategy is returned for plans the executor cannot run:
-// a migration plan involves two clusters.
-var ErrUnsupportedStrategy = errors.New("the executor runs rolling plans on one cluster only")
+// a migration plan involves two clusters; surge nodes, windows and
+// cordon-ahead are simulated but not carried out yet.
+var ErrUnsupportedStrategy = errors.New("the executor runs rolling plans on one cluster, in batches, without surge nodes or cordon-ahead")
 
 // ErrRunInProgress: the cluster holds the progress of an unfinished run
 // and --resume was not given, or it belongs to another plan.
@@ -129,6 +130,9 @@ func Run(ctx context.Context, cfg Config) (*Record, error) {
 	}
 	if s := cfg.Plan.Metadata.Strategy; s != "rolling" {
 		return nil, fmt.Errorf("plan strategy %q: %w", s, ErrUnsupportedStrategy)
+	}
+	if sp := cfg.Plan.Spec; sp.Surge > 0 || sp.Window > 0 || sp.CordonAhead > 0 {
+		return nil, fmt.Errorf("plan with surge %d, window %d, cordon-ahead %d: %w", sp.Surge, sp.Window, sp.CordonAhead, ErrUnsupportedStrategy)
 	}
 	if errs := cfg.Plan.Validate(); len(errs) > 0 {
 		return nil, &plan.InvalidError{File: "plan", Errs: errs}

@@ -48,6 +48,20 @@ type Spec struct {
 	// Batches are done in order; a batch's nodes proceed independently and
 	// the batch ends when all of them are back.
 	Batches []Batch `json:"batches"`
+	// Surge new nodes of the most common shape, with the new OS, join before
+	// the first batch (rolling). They cost extra machine-hours.
+	Surge int `json:"surge,omitempty"`
+	// CordonAhead cordons the nodes of the next K batches when a batch
+	// starts, so that the pods it evicts avoid nodes about to be replaced
+	// (rolling).
+	CordonAhead int `json:"cordonAhead,omitempty"`
+	// Window, when set, keeps that many nodes in flight instead of running
+	// batches: the next node starts as soon as one is back (rolling). The
+	// batches then list single nodes in order.
+	Window int `json:"window,omitempty"`
+	// Migration, when set, makes the plan a cluster migration; Batches is
+	// then empty and filled in by the simulation (seed, waves, recycling).
+	Migration *MigrationSpec `json:"migration,omitempty"`
 }
 
 // Hooks are commands the executor runs.

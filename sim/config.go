@@ -38,6 +38,17 @@ type Timing struct {
 	// DrainTimeoutSeconds: a drain still blocked after this long is stuck.
 	// Default 3600.
 	DrainTimeoutSeconds float64 `json:"drainTimeoutSeconds"`
+	// ObjectCopySeconds (migration): time to copy one object to the new
+	// cluster (a namespace, PriorityClass, StorageClass, ServiceAccount,
+	// Role, RoleBinding, ConfigMap, Secret, Service, PDB or workload).
+	// Default 0.2.
+	ObjectCopySeconds float64 `json:"objectCopySeconds"`
+	// CutoverSeconds (migration): shifting a tenant's traffic at the load
+	// balancer. Default 60.
+	CutoverSeconds float64 `json:"cutoverSeconds"`
+	// DataSwitchSeconds (migration, dual-write): switching a tenant's
+	// volumes over to the new cluster's copy. Default 300.
+	DataSwitchSeconds float64 `json:"dataSwitchSeconds"`
 }
 
 // DefaultTiming is the documented default time model.
@@ -48,6 +59,9 @@ func DefaultTiming() Timing {
 		JoinSeconds:          60,
 		EvictionRetrySeconds: 5,
 		DrainTimeoutSeconds:  3600,
+		ObjectCopySeconds:    0.2,
+		CutoverSeconds:       60,
+		DataSwitchSeconds:    300,
 	}
 }
 
@@ -100,6 +114,8 @@ func (c *Config) compile(source string) error {
 		"timing.podStartupSeconds": t.PodStartupSeconds, "timing.reinstallSeconds": t.ReinstallSeconds,
 		"timing.joinSeconds": t.JoinSeconds, "timing.soakSeconds": t.SoakSeconds,
 		"timing.evictionRetrySeconds": t.EvictionRetrySeconds, "timing.drainTimeoutSeconds": t.DrainTimeoutSeconds,
+		"timing.objectCopySeconds": t.ObjectCopySeconds, "timing.cutoverSeconds": t.CutoverSeconds,
+		"timing.dataSwitchSeconds": t.DataSwitchSeconds,
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: %s: must not be negative, got %v", source, name, v)

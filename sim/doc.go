@@ -39,6 +39,17 @@
 //   - Churn: a pod's lineage is its controller and slot; every replacement
 //     is a move.
 //
+// Plans other than plain batches (each in its own file, hooked into the
+// run by a call):
+//
+//   - variants.go: Spec.Surge new machines join at time 0 (their cost is
+//     Summary.ExtraMachineHours); Spec.CordonAhead cordons the next batches'
+//     nodes when a batch starts; Spec.Window keeps N nodes in flight,
+//     reported as one batch.
+//   - migration.go: Spec.Migration — seed, waves, recycling — with both
+//     clusters in the one scheduler, told apart by a label and a taint; its
+//     modelling decisions are documented in package sim/migration.
+//
 // Runs are deterministic: events at the same instant run in the order they
 // were scheduled, maps are never iterated where order matters, and the
 // scheduler breaks ties with a seeded hash.

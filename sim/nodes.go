@@ -284,6 +284,7 @@ func (s *Simulation) rejoin(nr *nodeRun) {
 	n := nr.node
 	obj := n.obj.DeepCopy()
 	obj.Status.NodeInfo.OSImage = s.opts.NewOSImage
+	s.joinNewCluster(n, obj)
 	n.obj = obj
 	n.present = true
 	s.sched.AddNode(obj)
@@ -344,6 +345,7 @@ func (s *Simulation) noteDisplaced(old, replacement *simPod) {
 
 // podReadyAgain tells the runs waiting for displaced pods.
 func (s *Simulation) podReadyAgain(p *simPod) {
+	s.migrationPodReady(p)
 	for _, nr := range s.activeRuns() {
 		if nr.displaced[p] {
 			s.checkDisplacedReady(nr)
@@ -449,6 +451,9 @@ func (s *Simulation) declareStuck(reason string) {
 func (s *Simulation) checkBatch(bs *batchStats) {
 	if bs.done {
 		return
+	}
+	if bs.onRunDone != nil {
+		bs.onRunDone()
 	}
 	for _, nr := range bs.runs {
 		if !nr.finished {

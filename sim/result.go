@@ -65,6 +65,14 @@ type Summary struct {
 	EmptyDirPodsLost  int     `json:"emptyDirPodsLost"`
 	LostJobPodSeconds float64 `json:"lostJobPodSeconds"`
 	PreemptedPods     int     `json:"preemptedPods"`
+	// ExtraMachineHours are the machine-hours of machines added for the
+	// rollout (rolling surge, migration seed nodes): count × duration.
+	ExtraMachineHours float64 `json:"extraMachineHours"`
+	// ServicesSplit (migration): Services whose namespace was half-moved —
+	// some of its tenants cut over, others not yet — at some moment.
+	ServicesSplit int `json:"servicesSplit"`
+	// DataCopySeconds (migration): the longest data migration of a tenant.
+	DataCopySeconds float64 `json:"dataCopySeconds"`
 }
 
 // Batch is one batch's figures.
@@ -80,6 +88,12 @@ type Batch struct {
 	Unschedulable    int      `json:"unschedulable"`
 	// Capacity of the schedulable nodes once the batch is cordoned.
 	Capacity Capacity `json:"capacity"`
+	// Phase (migration): "seed", "wave" or "recycle".
+	Phase string `json:"phase,omitempty"`
+	// Tenants (migration) moved in this wave, in order.
+	Tenants []string `json:"tenants,omitempty"`
+	// DataCopySeconds (migration): the longest data migration of the wave.
+	DataCopySeconds float64 `json:"dataCopySeconds,omitempty"`
 }
 
 // Capacity compares what the schedulable nodes offer with what their pods
@@ -112,6 +126,9 @@ type batchStats struct {
 	runs   []*nodeRun
 	onDone func()
 	done   bool
+	// onRunDone, when set, is called whenever one of the runs may have
+	// finished (windowed rollouts start the next node then).
+	onRunDone func()
 }
 
 func (b *batchStats) notePending(n int) {

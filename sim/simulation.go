@@ -50,10 +50,13 @@ type Simulation struct {
 	seq       int
 
 	retryQueued bool
-	nodeEvent   bool        // a node event since the last scheduling pass
-	batch       *batchStats // the batch in progress
-	result      *Result
-	err         error
+	nodeEvent   bool          // a node event since the last scheduling pass
+	batch       *batchStats   // the batch in progress
+	mig         *migrationRun // the migration in progress, if the plan is one
+	// extraMachines counts machines added for the rollout (surge, seed).
+	extraMachines int
+	result        *Result
+	err           error
 }
 
 // Run simulates plan p on the cluster in snap and returns the predicted
@@ -89,11 +92,24 @@ func Run(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, opts Option
 	}
 	s.sched = sched
 	s.result = newResult(snap, p)
-	s.runBatches(p)
+	if err := s.addSurge(p.Spec.Surge); err != nil {
+		return nil, err
+	}
+	switch {
+	case p.Spec.Migration != nil:
+		if err := s.runMigration(snap, p); err != nil {
+			return nil, err
+		}
+	case p.Spec.Window > 0:
+		s.runWindow(p)
+	default:
+		s.runBatches(p)
+	}
 	if s.err != nil {
 		return nil, s.err
 	}
 	s.finish()
+	s.finishExtras()
 	return s.result, nil
 }
 
@@ -114,6 +130,7 @@ func (s *Simulation) runBatches(p *plan.Plan) {
 		if i >= len(p.Spec.Batches) {
 			return
 		}
+		s.cordonAhead(p, i)
 		s.startBatch(p.Spec.Batches[i], p.Spec.Drain, func() {
 			if s.opts.Progress != nil {
 				s.opts.Progress(i+1, len(p.Spec.Batches))

@@ -37,6 +37,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newVersionCommand(stdout),
 		newSnapshotCommand(stdout, stderr),
 		newSimulateCommand(stdout, stderr),
+		newCompareCommand(stdout, stderr),
 		newAnalyzeCommand(stdout, stderr),
 		newPlanCommand(stdout, stderr),
 		newExecuteCommand(stdout, stderr),

@@ -19,6 +19,7 @@ import (
 	"github.com/noderoll/noderoll/reports"
 	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/sim"
+	"github.com/noderoll/noderoll/sim/migration"
 	"github.com/noderoll/noderoll/sim/rolling"
 	"github.com/noderoll/noderoll/snapshot"
 )
@@ -40,6 +41,18 @@ type simulateOptions struct {
 	// drain and soakSeconds, when set (by `plan`), go into the plan.
 	drain       *plan.DrainOptions
 	soakSeconds int64
+
+	// rolling variants
+	surge       int
+	window      int
+	cordonAhead int
+	// migration
+	seedFraction  float64
+	seedNodes     int
+	waveBy        string
+	waveOrder     string
+	dataBandwidth string
+	dataMode      string
 }
 
 func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -74,13 +87,22 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 // addStrategyFlags adds the flags that choose and tune the strategy and the
 // simulation: shared by simulate and plan.
 func (o *simulateOptions) addStrategyFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.strategy, "strategy", "rolling", "replacement strategy: rolling")
+	f.StringVar(&o.strategy, "strategy", "rolling", "replacement strategy: rolling or migration")
 	f.StringVar(&o.batchSize, "batch-size", "10%", "nodes per batch: a count or a percentage of the nodes")
 	f.StringVar(&o.order, "order", rolling.OrderName, "node order: "+strings.Join(rolling.Orders, ", "))
 	f.StringVar(&o.configFile, "config", "", "simulation config file (time model, per-workload overrides)")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
 	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
 	f.StringVar(&o.newOSImage, "new-os-image", "", "OS image nodes report after reinstall")
+	f.IntVar(&o.surge, "surge", 0, "rolling: new nodes of the most common shape that join before the first batch")
+	f.IntVar(&o.window, "window", 0, "rolling: keep N nodes in flight instead of batches")
+	f.IntVar(&o.cordonAhead, "cordon-ahead", 0, "rolling: cordon the next K batches' nodes when a batch starts")
+	f.Float64Var(&o.seedFraction, "seed-fraction", 0.1, "migration: fraction of the machines that form the new cluster")
+	f.IntVar(&o.seedNodes, "seed-nodes", 0, "migration: N new machines form the new cluster instead of old ones")
+	f.StringVar(&o.waveBy, "wave-by", "namespace", "migration: tenant grouping: namespace, or 'label KEY'")
+	f.StringVar(&o.waveOrder, "wave-order", "", "migration: file listing tenants in the order they move (default: smallest first)")
+	f.StringVar(&o.dataBandwidth, "data-bandwidth", "100MiB/s", "migration: data copy rate per tenant")
+	f.StringVar(&o.dataMode, "data-mode", "copy", "migration: copy (at --data-bandwidth) or dual-write (timing.dataSwitchSeconds)")
 }
 
 func (o *simulateOptions) validate() error {
@@ -96,11 +118,21 @@ func (o *simulateOptions) validate() error {
 // validateStrategy checks the strategy flags.
 func (o *simulateOptions) validateStrategy() error {
 	switch o.strategy {
-	case "rolling":
-	case "migration":
-		return usageErrorf("--strategy migration: not available yet (rolling is)")
+	case "rolling", "migration":
 	default:
-		return usageErrorf("unknown strategy %q: want rolling", o.strategy)
+		return usageErrorf("unknown strategy %q: want rolling or migration", o.strategy)
+	}
+	if o.surge < 0 || o.window < 0 || o.cordonAhead < 0 || o.seedNodes < 0 {
+		return usageErrorf("--surge, --window, --cordon-ahead and --seed-nodes must not be negative")
+	}
+	if o.seedFraction <= 0 || o.seedFraction >= 1 {
+		return usageErrorf("--seed-fraction %v: want a fraction in (0, 1)", o.seedFraction)
+	}
+	if _, _, err := parseWaveBy(o.waveBy); err != nil {
+		return usageErrorf("--wave-by: %v", err)
+	}
+	if _, err := migration.ParseBandwidth(o.dataBandwidth); err != nil {
+		return usageErrorf("--data-bandwidth: %v", err)
 	}
 	if _, err := rolling.ParseBatchSize(o.batchSize, 100); err != nil {
 		return usageErrorf("--batch-size: %v", err)
@@ -184,12 +216,45 @@ func (o *simulateOptions) simConfig() (sim.Config, error) {
 // buildPlan makes the strategy's plan for snap from the options: the one
 // place simulate and plan turn their flags into a plan.
 func (o *simulateOptions) buildPlan(snap *snapshot.Snapshot) (*plan.Plan, error) {
+	if o.strategy == "migration" {
+		waveBy, label, _ := parseWaveBy(o.waveBy)
+		bw, _ := migration.ParseBandwidth(o.dataBandwidth)
+		mp := migration.Params{SeedFraction: o.seedFraction, SeedNodes: o.seedNodes, WaveBy: waveBy, WaveLabel: label,
+			DataMode: o.dataMode, DataBandwidth: bw, NewOSImage: o.newOSImage}
+		if o.waveOrder != "" {
+			order, err := migration.ReadOrderFile(o.waveOrder)
+			if err != nil {
+				return nil, usageError{err}
+			}
+			mp.Order = order
+		}
+		p, err := migration.Plan(snap, mp)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return p, nil
+	}
 	p, err := rolling.Plan(snap, rolling.Params{BatchSize: o.batchSize, Order: o.order, NewOSImage: o.newOSImage,
-		Drain: o.drain, SoakSeconds: o.soakSeconds})
+		Drain: o.drain, SoakSeconds: o.soakSeconds, Surge: o.surge, Window: o.window, CordonAhead: o.cordonAhead})
 	if err != nil {
 		return nil, usageError{err}
 	}
 	return p, nil
+}
+
+// parseWaveBy reads --wave-by: "namespace", or "label KEY" (also
+// "label=KEY" and "label:KEY").
+func parseWaveBy(s string) (waveBy, label string, err error) {
+	s = strings.TrimSpace(s)
+	if s == plan.WaveByNamespace {
+		return plan.WaveByNamespace, "", nil
+	}
+	for _, sep := range []string{" ", "=", ":"} {
+		if rest, ok := strings.CutPrefix(s, plan.WaveByLabel+sep); ok && strings.TrimSpace(rest) != "" {
+			return plan.WaveByLabel, strings.TrimSpace(rest), nil
+		}
+	}
+	return "", "", fmt.Errorf("%q: want namespace or 'label KEY'", s)
 }
 
 // writeFileAtomic writes data to path so that path is never half-written.

@@ -10,6 +10,12 @@
 //	fewest-pods  emptiest nodes first (DaemonSet and mirror pods not counted)
 //	planned      PDB-aware: batches take as few pods of one budget (or of one
 //	             controller without a budget) as it can lose (planned.go)
+//
+// Variants: Surge adds new nodes before the first batch (they cost extra
+// machine-hours); Window keeps N nodes in flight, the next starting as soon
+// as one is back, instead of batches; CordonAhead cordons the next K
+// batches' nodes when a batch starts, so that evicted pods avoid nodes about
+// to be replaced (less churn, less spare capacity).
 package rolling
 
 import (
@@ -49,6 +55,14 @@ type Params struct {
 	SoakSeconds int64
 	// NewOSImage is the OS image nodes must report after rejoining.
 	NewOSImage string
+	// Surge new nodes of the most common shape join before the first batch.
+	Surge int
+	// Window, when positive, keeps that many nodes in flight instead of
+	// running batches (BatchSize is then ignored).
+	Window int
+	// CordonAhead cordons the nodes of the next K batches when a batch
+	// starts.
+	CordonAhead int
 }
 
 // ParseBatchSize turns "10" or "5%" into a node count for a cluster of n
@@ -90,6 +104,12 @@ func Plan(snap *snapshot.Snapshot, p Params) (*plan.Plan, error) {
 	size, err := ParseBatchSize(p.BatchSize, len(snap.Nodes))
 	if err != nil {
 		return nil, err
+	}
+	if p.Surge < 0 || p.Window < 0 || p.CordonAhead < 0 {
+		return nil, fmt.Errorf("surge %d, window %d, cordon-ahead %d: must not be negative", p.Surge, p.Window, p.CordonAhead)
+	}
+	if p.Window > 0 {
+		size = 1
 	}
 	drain := plan.DefaultDrainOptions()
 	if p.Drain != nil {
@@ -143,7 +163,16 @@ func Plan(snap *snapshot.Snapshot, p Params) (*plan.Plan, error) {
 			Strategy:            "rolling",
 			Params:              map[string]string{"batchSize": p.BatchSize, "order": p.Order},
 		},
-		Spec: plan.Spec{Drain: drain, SoakSeconds: p.SoakSeconds, Gates: plan.Gates{ExpectedOSImage: p.NewOSImage}},
+		Spec: plan.Spec{Drain: drain, SoakSeconds: p.SoakSeconds, Gates: plan.Gates{ExpectedOSImage: p.NewOSImage},
+			Surge: p.Surge, Window: p.Window, CordonAhead: p.CordonAhead},
+	}
+	for k, v := range map[string]int{"surge": p.Surge, "window": p.Window, "cordonAhead": p.CordonAhead} {
+		if v > 0 {
+			out.Metadata.Params[k] = strconv.Itoa(v)
+		}
+	}
+	if p.Window > 0 {
+		delete(out.Metadata.Params, "batchSize")
 	}
 	for _, g := range groups {
 		for i := 0; i < len(g); i += size {

@@ -1,0 +1,489 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/sim"
+	"github.com/noderoll/noderoll/sim/migration"
+	"github.com/noderoll/noderoll/sim/rolling"
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+// DefaultStrategies is the comparison made when none is asked for: rolling
+// at 1%, 2%, 5%, 10% and 20%, and migration with a 10% seed.
+var DefaultStrategies = []string{"rolling:1%", "rolling:2%", "rolling:5%", "rolling:10%", "rolling:20%", "migration:seed=0.1"}
+
+// Strategy is one parsed SPEC of `noderoll compare --strategies`.
+type Strategy struct {
+	// Spec is the text it was parsed from: its name in the comparison.
+	Spec string
+	// Kind is "rolling" or "migration".
+	Kind      string
+	Rolling   rolling.Params
+	Migration migration.Params
+}
+
+// SpecError is a SPEC that cannot be parsed; it names the spec and the key.
+type SpecError struct {
+	Spec, Key, Reason string
+}
+
+func (e *SpecError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("strategy %q: %s", e.Spec, e.Reason)
+	}
+	return fmt.Sprintf("strategy %q: key %q: %s", e.Spec, e.Key, e.Reason)
+}
+
+// ParseStrategies splits a comma-separated list of SPECs. A SPEC is
+// KIND[:ARG][,KEY=VALUE...]: a comma followed by KEY=VALUE continues the
+// SPEC before it ("rolling:10%,surge=5,migration" is two SPECs).
+//
+//	rolling[:SIZE]  SIZE a count or a percentage (default 10%); keys:
+//	                batch, order (name|zone|fewest-pods), surge, window,
+//	                cordon-ahead
+//	migration[:SEED] SEED the seed fraction; keys: seed (fraction),
+//	                seed-nodes, wave-by (namespace|label:KEY),
+//	                bandwidth (e.g. 100MiB/s), data (copy|dual-write)
+func ParseStrategies(list string) ([]Strategy, error) {
+	var specs []string
+	for _, tok := range strings.Split(list, ",") {
+		tok = strings.TrimSpace(tok)
+		if tok == "" {
+			continue
+		}
+		kind, _, _ := strings.Cut(tok, ":")
+		if len(specs) > 0 && strings.Contains(tok, "=") && kind != "rolling" && kind != "migration" {
+			specs[len(specs)-1] += "," + tok
+			continue
+		}
+		specs = append(specs, tok)
+	}
+	if len(specs) == 0 {
+		return nil, &SpecError{Spec: list, Reason: "no strategy given"}
+	}
+	out := make([]Strategy, 0, len(specs))
+	seen := map[string]bool{}
+	for _, sp := range specs {
+		st, err := ParseStrategy(sp)
+		if err != nil {
+			return nil, err
+		}
+		if seen[st.Spec] {
+			return nil, &SpecError{Spec: sp, Reason: "listed twice"}
+		}
+		seen[st.Spec] = true
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// ParseStrategy parses one SPEC (see ParseStrategies).
+func ParseStrategy(spec string) (Strategy, error) {
+	parts := strings.Split(spec, ",")
+	kind, arg, hasArg := strings.Cut(parts[0], ":")
+	st := Strategy{Spec: spec, Kind: kind}
+	kv := map[string]string{}
+	var keys []string
+	if hasArg && strings.Contains(arg, "=") {
+		parts = append(parts, arg)
+		hasArg, arg = false, ""
+	}
+	for _, p := range parts[1:] {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return st, &SpecError{Spec: spec, Key: p, Reason: "want KEY=VALUE"}
+		}
+		if _, dup := kv[k]; dup {
+			return st, &SpecError{Spec: spec, Key: k, Reason: "given twice"}
+		}
+		kv[k] = v
+		keys = append(keys, k)
+	}
+	atoi := func(k, v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, &SpecError{Spec: spec, Key: k, Reason: fmt.Sprintf("%q: want a count", v)}
+		}
+		return n, nil
+	}
+	var err error
+	switch kind {
+	case "rolling":
+		st.Rolling = rolling.Params{BatchSize: "10%", Order: rolling.OrderName}
+		if hasArg {
+			st.Rolling.BatchSize = arg
+		}
+		for _, k := range keys {
+			v := kv[k]
+			switch k {
+			case "batch":
+				st.Rolling.BatchSize = v
+			case "order":
+				switch v {
+				case rolling.OrderName, rolling.OrderZone, rolling.OrderFewestPods:
+				default:
+					return st, &SpecError{Spec: spec, Key: k, Reason: fmt.Sprintf("%q: want name, zone or fewest-pods", v)}
+				}
+				st.Rolling.Order = v
+			case "surge":
+				st.Rolling.Surge, err = atoi(k, v)
+			case "window":
+				st.Rolling.Window, err = atoi(k, v)
+			case "cordon-ahead":
+				st.Rolling.CordonAhead, err = atoi(k, v)
+			default:
+				return st, &SpecError{Spec: spec, Key: k, Reason: "unknown key: want batch, order, surge, window or cordon-ahead"}
+			}
+			if err != nil {
+				return st, err
+			}
+		}
+		if _, err := rolling.ParseBatchSize(st.Rolling.BatchSize, 100); err != nil {
+			key := "batch"
+			if hasArg && kv["batch"] == "" {
+				key = arg
+			}
+			return st, &SpecError{Spec: spec, Key: key, Reason: err.Error()}
+		}
+	case "migration":
+		st.Migration = migration.Params{SeedFraction: 0.1}
+		if hasArg {
+			kv["seed"] = arg
+			keys = append([]string{"seed"}, keys...)
+		}
+		for _, k := range keys {
+			v := kv[k]
+			switch k {
+			case "seed":
+				f, perr := strconv.ParseFloat(v, 64)
+				if perr != nil || f <= 0 || f >= 1 {
+					return st, &SpecError{Spec: spec, Key: k, Reason: fmt.Sprintf("%q: want a fraction in (0, 1)", v)}
+				}
+				st.Migration.SeedFraction = f
+			case "seed-nodes":
+				st.Migration.SeedNodes, err = atoi(k, v)
+			case "wave-by":
+				if v == plan.WaveByNamespace {
+					st.Migration.WaveBy = v
+				} else if label, ok := strings.CutPrefix(v, "label:"); ok && label != "" {
+					st.Migration.WaveBy, st.Migration.WaveLabel = plan.WaveByLabel, label
+				} else {
+					return st, &SpecError{Spec: spec, Key: k, Reason: fmt.Sprintf("%q: want namespace or label:KEY", v)}
+				}
+			case "bandwidth":
+				st.Migration.DataBandwidth, err = migration.ParseBandwidth(v)
+				if err != nil {
+					return st, &SpecError{Spec: spec, Key: k, Reason: err.Error()}
+				}
+			case "data":
+				if v != plan.DataCopy && v != plan.DataDualWrite {
+					return st, &SpecError{Spec: spec, Key: k, Reason: fmt.Sprintf("%q: want copy or dual-write", v)}
+				}
+				st.Migration.DataMode = v
+			default:
+				return st, &SpecError{Spec: spec, Key: k, Reason: "unknown key: want seed, seed-nodes, wave-by, bandwidth or data"}
+			}
+			if err != nil {
+				return st, err
+			}
+		}
+	default:
+		return st, &SpecError{Spec: spec, Key: kind, Reason: "unknown strategy: want rolling or migration"}
+	}
+	return st, nil
+}
+
+// Plan makes the strategy's plan for snap.
+func (st Strategy) Plan(snap *snapshot.Snapshot, newOSImage string) (*plan.Plan, error) {
+	if st.Kind == "migration" {
+		p := st.Migration
+		p.NewOSImage = newOSImage
+		return migration.Plan(snap, p)
+	}
+	p := st.Rolling
+	p.NewOSImage = newOSImage
+	return rolling.Plan(snap, p)
+}
+
+// CompareOptions configure a comparison.
+type CompareOptions struct {
+	// Sim are the simulation options of every run (Progress is ignored).
+	Sim sim.Options
+	// NewOSImage is what reinstalled nodes report.
+	NewOSImage string
+	// Parallelism bounds the runs at once; 0 means runtime.GOMAXPROCS(0).
+	Parallelism int
+	// Progress, when set, is called as runs finish.
+	Progress func(done, total int)
+}
+
+// Comparison is the outcome of `noderoll compare`: the results, in the
+// order the strategies were given, and their ranking.
+type Comparison struct {
+	Results []*sim.Result `json:"results"`
+	Ranking []Rank        `json:"ranking"`
+	// Sweep is the rolling strategies by batch size, with the knee marked.
+	Sweep *Sweep `json:"sweep,omitempty"`
+	// Findings are statements measured on these results.
+	Findings []string `json:"findings"`
+	// Specs are the strategies as given, index for index with Results.
+	Specs []string `json:"specs"`
+}
+
+// Compare runs every strategy on snap, in parallel (each run has its own
+// scheduler; the snapshot is only read), and ranks them.
+func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy, opts CompareOptions) (*Comparison, error) {
+	plans := make([]*plan.Plan, len(strategies))
+	for i, st := range strategies {
+		p, err := st.Plan(snap, opts.NewOSImage)
+		if err != nil {
+			return nil, fmt.Errorf("strategy %q: %w", st.Spec, err)
+		}
+		plans[i] = p
+	}
+	par := opts.Parallelism
+	if par <= 0 {
+		par = runtime.GOMAXPROCS(0)
+	}
+	results := make([]*sim.Result, len(strategies))
+	errs := make([]error, len(strategies))
+	simOpts := opts.Sim
+	simOpts.Progress = nil
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	for i := range strategies {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			res, err := sim.Run(ctx, snap, plans[i], simOpts)
+			if err != nil {
+				errs[i] = fmt.Errorf("simulating %q: %w", strategies[i].Spec, err)
+				return
+			}
+			results[i] = res
+			if opts.Progress != nil {
+				mu.Lock()
+				done++
+				opts.Progress(done, len(strategies))
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	c := &Comparison{Results: results}
+	for _, st := range strategies {
+		c.Specs = append(c.Specs, st.Spec)
+	}
+	c.Ranking = RankResults(c.Specs, results)
+	c.Sweep = SweepOf(strategies, results)
+	c.Findings = Findings(snap, c)
+	return c, nil
+}
+
+// Metric is one figure the ranking compares; lower is better for all.
+type Metric struct {
+	Name string
+	// Weight of the metric's rank in the score: 3 for what users feel
+	// (Services down, pods lost or unplaced), 2 for what weakens the
+	// service (degraded Services, churn, PDB stalls), 1 for cost (time,
+	// evictions, machines).
+	Weight int
+	Value  func(*sim.Result) float64
+}
+
+// Metrics are the ranking's figures, in the order tables show them.
+var Metrics = []Metric{
+	{"durationSeconds", 1, func(r *sim.Result) float64 { return r.Summary.DurationSeconds }},
+	{"evictions", 1, func(r *sim.Result) float64 { return float64(r.Summary.Evictions) }},
+	{"podMovesMax", 2, func(r *sim.Result) float64 { return float64(r.Summary.PodMovesMax) }},
+	{"pdbStallSeconds", 2, func(r *sim.Result) float64 { return r.Summary.PDBStallSeconds }},
+	{"servicesWithOutage", 3, func(r *sim.Result) float64 { return float64(r.Summary.ServicesWithOutage) }},
+	{"servicesDegraded", 2, func(r *sim.Result) float64 { return float64(r.Summary.ServicesDegraded) }},
+	{"unschedulablePods", 3, func(r *sim.Result) float64 { return float64(r.Summary.UnschedulablePods) }},
+	{"lostPods", 3, func(r *sim.Result) float64 { return float64(r.Summary.LostPods) }},
+	{"extraMachineHours", 1, func(r *sim.Result) float64 { return r.Summary.ExtraMachineHours }},
+}
+
+// Rank is one strategy's place in the ranking.
+type Rank struct {
+	Place    int    `json:"place"`
+	Strategy string `json:"strategy"`
+	// Score sums the strategy's rank on every metric (1 = best on it; ties
+	// share the better rank) times the metric's weight; the lowest score
+	// ranks first.
+	Score int `json:"score"`
+	// Ranks are its rank per metric.
+	Ranks map[string]int `json:"ranks"`
+}
+
+// RankResults ranks results by the weighted sum of their ranks on every
+// metric;
+// ties go to the safer (fewer outages), then the faster, then the spec.
+func RankResults(specs []string, results []*sim.Result) []Rank {
+	ranks := make([]Rank, len(results))
+	for i := range results {
+		ranks[i] = Rank{Strategy: specs[i], Ranks: map[string]int{}}
+	}
+	for _, m := range Metrics {
+		for i, r := range results {
+			v := m.Value(r)
+			better := 0
+			for _, o := range results {
+				if m.Value(o) < v {
+					better++
+				}
+			}
+			ranks[i].Ranks[m.Name] = better + 1
+			ranks[i].Score += (better + 1) * m.Weight
+		}
+	}
+	order := make([]int, len(results))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		ra, rb := ranks[order[a]], ranks[order[b]]
+		if ra.Score != rb.Score {
+			return ra.Score < rb.Score
+		}
+		sa, sb := results[order[a]].Summary, results[order[b]].Summary
+		if sa.ServicesWithOutage != sb.ServicesWithOutage {
+			return sa.ServicesWithOutage < sb.ServicesWithOutage
+		}
+		if sa.DurationSeconds != sb.DurationSeconds {
+			return sa.DurationSeconds < sb.DurationSeconds
+		}
+		return ra.Strategy < rb.Strategy
+	})
+	out := make([]Rank, len(order))
+	for place, i := range order {
+		out[place] = ranks[i]
+		out[place].Place = place + 1
+	}
+	return out
+}
+
+// Findings states what the comparison measured, in particular the seed's
+// rule of thumb — stateless clusters favour rolling with a larger step,
+// clusters with local volumes favour migration — checked against this
+// run's own numbers.
+func Findings(snap *snapshot.Snapshot, c *Comparison) []string {
+	var out []string
+	localPods := podsOnLocalVolumes(snap)
+	bestRolling, mig := -1, -1
+	for i, r := range c.Results {
+		switch r.Strategy {
+		case "rolling":
+			if bestRolling < 0 || better(r, c.Results[bestRolling]) {
+				bestRolling = i
+			}
+		case "migration":
+			if mig < 0 || better(r, c.Results[mig]) {
+				mig = i
+			}
+		}
+	}
+	if len(c.Ranking) > 0 {
+		out = append(out, fmt.Sprintf("best overall: %s (rank score %d)", c.Ranking[0].Strategy, c.Ranking[0].Score))
+	}
+	if c.Sweep != nil && c.Sweep.Knee >= 0 {
+		k := c.Sweep.Points[c.Sweep.Knee]
+		out = append(out, fmt.Sprintf("batch-size knee: %s (%d nodes per batch): %.0fs with %d services down and %d degraded; larger steps trade little time for more risk, smaller ones little risk for more time",
+			k.Strategy, k.BatchNodes, k.DurationSeconds, k.ServicesWithOutage, k.ServicesDegraded))
+	}
+	if bestRolling < 0 || mig < 0 {
+		return out
+	}
+	r, m := c.Results[bestRolling], c.Results[mig]
+	rs, ms := c.Specs[bestRolling], c.Specs[mig]
+	stateful := localPods > 0
+	kind := "stateless (no pod on a node-local volume)"
+	if stateful {
+		kind = fmt.Sprintf("stateful: %d pods on node-local volumes", localPods)
+	}
+	rollingWins := better(r, m)
+	verdict := "rolling"
+	if !rollingWins {
+		verdict = "migration"
+	}
+	expected := "rolling"
+	if stateful {
+		expected = "migration"
+	}
+	holds := "holds"
+	if verdict != expected {
+		holds = "does not hold"
+	}
+	out = append(out, fmt.Sprintf("rule of thumb (stateless → rolling with a larger step, local volumes → migration) %s here: the cluster is %s; %s: %.0fs, %d services down, %d degraded, pods moved up to %d times; %s: %.0fs, %d services down, %d degraded, pods moved up to %d times",
+		holds, kind, rs, r.Summary.DurationSeconds, r.Summary.ServicesWithOutage, r.Summary.ServicesDegraded, r.Summary.PodMovesMax,
+		ms, m.Summary.DurationSeconds, m.Summary.ServicesWithOutage, m.Summary.ServicesDegraded, m.Summary.PodMovesMax))
+	return out
+}
+
+// better: fewer outages, then fewer degraded Services, then faster.
+func better(a, b *sim.Result) bool {
+	if a.Summary.ServicesWithOutage != b.Summary.ServicesWithOutage {
+		return a.Summary.ServicesWithOutage < b.Summary.ServicesWithOutage
+	}
+	if a.Summary.ServicesDegraded != b.Summary.ServicesDegraded {
+		return a.Summary.ServicesDegraded < b.Summary.ServicesDegraded
+	}
+	return a.Summary.DurationSeconds < b.Summary.DurationSeconds
+}
+
+// podsOnLocalVolumes counts the pods with a claim bound to a node-local
+// PersistentVolume (local or hostPath).
+func podsOnLocalVolumes(snap *snapshot.Snapshot) int {
+	local := map[string]bool{}
+	for i := range snap.PersistentVolumes {
+		pv := &snap.PersistentVolumes[i]
+		if pv.Spec.Local != nil || pv.Spec.HostPath != nil {
+			local[pv.Name] = true
+		}
+	}
+	claims := map[string]bool{}
+	for i := range snap.PersistentVolumeClaims {
+		c := &snap.PersistentVolumeClaims[i]
+		if local[c.Spec.VolumeName] {
+			claims[c.Namespace+"/"+c.Name] = true
+		}
+	}
+	n := 0
+	for i := range snap.Pods {
+		p := &snap.Pods[i]
+		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.PersistentVolumeClaim != nil && claims[p.Namespace+"/"+v.PersistentVolumeClaim.ClaimName] {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noderoll/noderoll/analysis"
+	"github.com/noderoll/noderoll/reports"
+	"github.com/noderoll/noderoll/scheduler"
+	"github.com/noderoll/noderoll/sim"
+	"github.com/noderoll/noderoll/snapshot"
+)
+
+// compareOptions are the flags and arguments of `compare`.
+type compareOptions struct {
+	file            string
+	strategies      string
+	configFile      string
+	schedulerConfig string
+	seed            int64
+	newOSImage      string
+	output          string
+	markdown        string
+	jsonOut         string
+	parallel        int
+
+	parsed []analysis.Strategy
+}
+
+func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
+	o := &compareOptions{}
+	cmd := &cobra.Command{
+		Use:   "compare FILE [--strategies SPEC,...] [-o table|json] [--markdown F] [--json F]",
+		Short: "Simulate several strategies on the same snapshot and rank them",
+		Long: "Run every strategy on the snapshot in FILE, in parallel (bounded by the cores), and rank them\n" +
+			"on duration, evictions, pod moves, PDB stall time, services down and degraded, unschedulable\n" +
+			"and lost pods, and extra machine-hours. SPEC is KIND[:ARG][,KEY=VALUE...]:\n" +
+			"  rolling:5%   rolling:10%,surge=5   rolling:5%,cordon-ahead=1   rolling:1,window=10\n" +
+			"  migration    migration:0.2   migration:seed-nodes=50   migration:data=dual-write\n" +
+			"The default compares rolling at 1%, 2%, 5%, 10% and 20% with migration at a 10% seed.",
+		Args: exactArgs("FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.file = args[0]
+			if err := o.validate(); err != nil {
+				return err
+			}
+			return o.run(cmd.Context(), stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.strategies, "strategies", strings.Join(analysis.DefaultStrategies, ","), "strategies to compare: SPEC,SPEC,...")
+	f.StringVar(&o.configFile, "config", "", "simulation config file (time model, per-workload overrides)")
+	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
+	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
+	f.StringVar(&o.newOSImage, "new-os-image", "", "OS image nodes report after reinstall")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+	f.StringVar(&o.markdown, "markdown", "", "also write the comparison as Markdown to this file")
+	f.StringVar(&o.jsonOut, "json", "", "also write the comparison as JSON to this file")
+	f.IntVar(&o.parallel, "parallel", 0, "runs at once (default: the number of cores)")
+	return cmd
+}
+
+func (o *compareOptions) validate() error {
+	if o.output != "table" && o.output != "json" {
+		return usageErrorf("unknown output format %q: want table or json", o.output)
+	}
+	st, err := analysis.ParseStrategies(o.strategies)
+	if err != nil {
+		return usageErrorf("--strategies: %v", err)
+	}
+	o.parsed = st
+	return nil
+}
+
+func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	snap, err := snapshot.Load(o.file)
+	if err != nil {
+		return err
+	}
+	printWarnings(stderr, snap.Warnings)
+	cfg := sim.DefaultConfig()
+	if o.configFile != "" {
+		if cfg, err = sim.LoadConfig(o.configFile); err != nil {
+			return usageError{err}
+		}
+	}
+	c, err := analysis.Compare(ctx, snap, o.parsed, analysis.CompareOptions{
+		Sim:         sim.Options{Config: cfg, Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}},
+		NewOSImage:  o.newOSImage,
+		Parallelism: o.parallel,
+		Progress:    progressFunc(stderr, o.output == "json", "simulating strategies"),
+	})
+	if err != nil {
+		return err
+	}
+	if o.markdown != "" {
+		var buf bytes.Buffer
+		if err := reports.WriteComparisonMarkdown(&buf, c); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(o.markdown, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if o.jsonOut != "" {
+		var buf bytes.Buffer
+		if err := reports.WriteComparisonJSON(&buf, c); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(o.jsonOut, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	if o.output == "json" {
+		return reports.WriteComparisonJSON(stdout, c)
+	}
+	return reports.WriteComparisonTable(stdout, c)
+}
