@@ -199,5 +199,3 @@ func colours(t *testing.T, data []byte) int {
 	}
 	return len(seen)
 }
-
-

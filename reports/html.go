@@ -60,11 +60,11 @@ type svcRow struct {
 }
 
 type preflightPart struct {
-	Facts    [][2]string   `json:"facts"`
-	Capacity [][]string    `json:"capacity"`
-	Groups   []riskGroup   `json:"groups"`
-	Risks    []plan.Risk   `json:"risks"`
-	Left     int           `json:"left"`
+	Facts    [][2]string `json:"facts"`
+	Capacity [][]string  `json:"capacity"`
+	Groups   []riskGroup `json:"groups"`
+	Risks    []plan.Risk `json:"risks"`
+	Left     int         `json:"left"`
 }
 
 // maxRiskRows bounds the individual risks listed under the grouped table.
