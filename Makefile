@@ -30,10 +30,11 @@ demo: build
 	$(BIN)/noderoll snapshot generate --profile seed --seed 1 -o $(DEMO)/seed.json.gz
 	$(BIN)/noderoll snapshot inspect $(DEMO)/seed.json.gz -o table | tee $(DEMO)/snapshot.txt
 	$(BIN)/noderoll analyze $(DEMO)/seed.json.gz -o markdown > $(DEMO)/preflight.md
-	$(BIN)/noderoll simulate $(DEMO)/seed.json.gz --strategy rolling --batch-size 5% --order name --out $(DEMO)/rolling-5pct.json > $(DEMO)/rolling-5pct.txt
+	$(BIN)/noderoll simulate $(DEMO)/seed.json.gz --strategy rolling --batch-size 5% --order name --out $(DEMO)/rolling-5pct.json \
+		--html $(DEMO)/report.html --markdown $(DEMO)/report.md > $(DEMO)/rolling-5pct.txt
 	@head -12 $(DEMO)/rolling-5pct.txt
 	@echo
-	@echo "demo: snapshot $(DEMO)/seed.json.gz; reports $(DEMO)/snapshot.txt, $(DEMO)/preflight.md, $(DEMO)/rolling-5pct.txt, $(DEMO)/rolling-5pct.json"
+	@echo "demo: snapshot $(DEMO)/seed.json.gz; reports $(DEMO)/report.html, $(DEMO)/report.md, $(DEMO)/snapshot.txt, $(DEMO)/preflight.md, $(DEMO)/rolling-5pct.txt, $(DEMO)/rolling-5pct.json"
 
 # The HTML report inlines Apache ECharts (package reports, assets/). Its
 # minified build comes from the npm registry's echarts package at a pinned
