@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/noderoll/noderoll/plan"
@@ -152,7 +153,7 @@ func buildPage(r Report) (*page, error) {
 			{"PDB coverage", coverage(o.PDBCoverage)},
 			{"Risks", riskCounts(pf.Risks)},
 		}}
-		for _, g := range append(append(o.Capacity.Zones[:len(o.Capacity.Zones):len(o.Capacity.Zones)], o.Capacity.Pools...), o.Capacity.Total) {
+		for _, g := range append(append(slices.Clone(o.Capacity.Zones), o.Capacity.Pools...), o.Capacity.Total) {
 			pods, cpu, mem := capacityRow(g)
 			part.Capacity = append(part.Capacity, []string{g.Name, fmt.Sprint(g.Nodes), pods, cpu, mem})
 		}

@@ -85,9 +85,24 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		}
 	}
 
-	if r.Preflight != nil {
+	if pf := r.Preflight; pf != nil {
+		o := pf.Snapshot
 		b.WriteString("\n## Preflight findings\n\n")
-		writePreflightMarkdown(&b, *r.Preflight, "###")
+		fmt.Fprintf(&b, "%d nodes, %d pods, %d Services, %d PDBs; workloads %s; PDB coverage %s; risks %s.\n",
+			o.Nodes, o.Pods, o.Services, o.PDBs, workloadList(o), coverage(o.PDBCoverage), riskCounts(pf.Risks))
+		b.WriteString("\n| Zone or pool | Nodes | Pods | CPU (cores) | Memory |\n|---|---:|---:|---:|---:|\n")
+		for _, g := range append(append(slices.Clone(o.Capacity.Zones), o.Capacity.Pools...), o.Capacity.Total) {
+			pods, cpu, mem := capacityRow(g)
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(g.Name), g.Nodes, pods, cpu, mem)
+		}
+		if groups := groupRisks(pf.Risks); len(groups) > 0 {
+			b.WriteString("\n| Severity | Risk | Count | For example | What to do |\n|---|---|---:|---|---|\n")
+			for _, g := range groups {
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s |\n", sevCell(g.Severity), g.Code, g.Count,
+					mdCell(strings.Join(codeList(g.Objects), ", ")+": "+g.Example), mdCell(g.Remedy))
+			}
+			b.WriteString("\nEvery finding: `noderoll analyze FILE -o markdown`.\n")
+		}
 	}
 
 	a := best.Assumptions
