@@ -171,25 +171,26 @@ func sweepChart(points []SweepPoint, knee int) (chart, error) {
 // maxPoints bounds the samples a timeline chart draws.
 const maxPoints = 1500
 
-// thin keeps at most maxPoints samples: each bucket gives its last sample
-// with the bucket's peaks of nodes out and pods pending, so that no peak is
-// lost.
+// thin keeps at most maxPoints samples: each bucket of consecutive samples
+// gives its first sample, at its time, with the bucket's peaks of nodes out
+// and pods pending, so that no peak is lost; the last sample is kept as
+// it is.
 func thin(tl []sim.Sample) []sim.Sample {
 	if len(tl) <= maxPoints {
 		return tl
 	}
-	per := (len(tl) + maxPoints - 1) / maxPoints
+	per := (len(tl) + maxPoints - 2) / (maxPoints - 1)
 	out := make([]sim.Sample, 0, maxPoints)
-	for i := 0; i < len(tl); i += per {
-		end := min(i+per, len(tl))
-		s := tl[end-1]
+	for i := 0; i < len(tl)-1; i += per {
+		end := min(i+per, len(tl)-1)
+		s := tl[i]
 		for _, x := range tl[i:end] {
 			s.NodesOut = max(s.NodesOut, x.NodesOut)
 			s.PodsPending = max(s.PodsPending, x.PodsPending)
 		}
 		out = append(out, s)
 	}
-	return out
+	return append(out, tl[len(tl)-1])
 }
 
 func minutes(sec float64) float64 { return round2(sec / 60) }
@@ -287,7 +288,8 @@ func availabilityChart(id string, r *sim.Result) (chart, bool, error) {
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "item"}),
 		charts.WithGridOpts(opts.Grid{Left: "260", Right: "30", Top: "10", Bottom: "80"}),
 		charts.WithXAxisOpts(opts.XAxis{Type: "category", Data: batches, Name: "batch", NameLocation: "middle", NameGap: 28, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
-		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: names, SplitArea: &opts.SplitArea{Show: opts.Bool(true)}}),
+		charts.WithYAxisOpts(opts.YAxis{Type: "category", Data: names, SplitArea: &opts.SplitArea{Show: opts.Bool(true)},
+			AxisLabel: &opts.AxisLabel{Width: 250, Overflow: "truncate"}}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Bottom: "0"}),
 	)
 	index := map[int]int{}

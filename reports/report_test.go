@@ -167,3 +167,28 @@ func TestHTML_selfContained(t *testing.T) {
 		}
 	}
 }
+
+func TestThin_keepsTheEndsAndThePeaks(t *testing.T) {
+	var tl []sim.Sample
+	for i := range 10 * maxPoints {
+		tl = append(tl, sim.Sample{Seconds: float64(i), PodsPending: i % 7})
+	}
+	tl[4321].PodsPending, tl[8765].NodesOut = 999, 42
+	got := thin(tl)
+	if len(got) > maxPoints {
+		t.Errorf("%d samples, want at most %d", len(got), maxPoints)
+	}
+	if got[0].Seconds != 0 || got[len(got)-1].Seconds != tl[len(tl)-1].Seconds {
+		t.Errorf("thinned from %vs to %vs, want the whole run", got[0].Seconds, got[len(got)-1].Seconds)
+	}
+	peakPending, peakOut := 0, 0
+	for _, s := range got {
+		peakPending, peakOut = max(peakPending, s.PodsPending), max(peakOut, s.NodesOut)
+	}
+	if peakPending != 999 || peakOut != 42 {
+		t.Errorf("peaks %d pending and %d out, want 999 and 42", peakPending, peakOut)
+	}
+	if short := tl[:10]; len(thin(short)) != 10 {
+		t.Error("a short timeline was thinned")
+	}
+}
