@@ -49,8 +49,8 @@ func baseOpts() []charts.GlobalOpts {
 	return []charts.GlobalOpts{
 		charts.WithAnimation(false),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
-		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0", Type: "scroll"}),
-		charts.WithGridOpts(opts.Grid{Left: "60", Right: "70", Top: "64", Bottom: "52"}),
+		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
+		charts.WithGridOpts(opts.Grid{Left: "60", Right: "70", Top: "76", Bottom: "52"}),
 	}
 }
 
@@ -108,7 +108,7 @@ func impactChart(results []*sim.Result, rank []int) (chart, error) {
 		stuck = append(stuck, opts.BarData{Value: s.StuckNodes})
 	}
 	bar.SetXAxis(labels).AddSeries("Services down", down).AddSeries("Services degraded", degr).
-		AddSeries("pods unschedulable at some moment", unsched).AddSeries("stuck drains", stuck)
+		AddSeries("unschedulable pods", unsched).AddSeries("stuck drains", stuck)
 	o, err := optionOf(bar)
 	return chart{ID: "impact", Title: "Impact on workloads", Caption: "Fewer is better; any Service down or stuck drain blocks approval.", Height: 300, Option: o}, err
 }
@@ -131,8 +131,8 @@ func workChart(results []*sim.Result, rank []int) (chart, error) {
 		moved = append(moved, opts.BarData{Value: s.PodsMovedMoreThanOnce})
 		stall = append(stall, opts.BarData{Value: hours(s.PDBStallSeconds)})
 	}
-	bar.SetXAxis(labels).AddSeries("evictions", ev).AddSeries("evictions refused (429)", blocked).
-		AddSeries("pods moved more than once", moved).
+	bar.SetXAxis(labels).AddSeries("evictions", ev).AddSeries("429s", blocked).
+		AddSeries("pods moved >1×", moved).
 		AddSeries("PDB stall (h)", stall, charts.WithBarChartOpts(opts.BarChart{YAxisIndex: 1}))
 	o, err := optionOf(bar)
 	return chart{ID: "work", Title: "Evictions, refusals and churn", Height: 300, Option: o}, err
