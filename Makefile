@@ -46,6 +46,7 @@ ECHARTS_JS      := reports/assets/echarts.min.js
 assets: $(ECHARTS_JS)
 
 $(ECHARTS_JS): Makefile
+	@command -v npm >/dev/null || { apt-get update && apt-get install -y --no-install-recommends npm; }
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	(cd "$$tmp" && npm pack --silent --loglevel=error echarts@$(ECHARTS_VERSION) >/dev/null && \
 	 tar -xzf echarts-$(ECHARTS_VERSION).tgz package/dist/echarts.min.js) && \

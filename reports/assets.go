@@ -28,3 +28,10 @@ func echartsJS() (string, error) {
 	}
 	return string(b), nil
 }
+
+// CheckAssets returns ErrNoCharts when WriteHTML cannot work, so that a
+// command can say so before a long simulation rather than after it.
+func CheckAssets() error {
+	_, err := echartsJS()
+	return err
+}

@@ -104,6 +104,11 @@ func (o *simulateOptions) validate() error {
 }
 
 func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if o.html != "" {
+		if err := reports.CheckAssets(); err != nil {
+			return err
+		}
+	}
 	snap, err := snapshot.Load(o.file)
 	if err != nil {
 		return err
