@@ -73,7 +73,7 @@ const maxRiskRows = 40
 
 // buildPage computes the page from the report.
 func buildPage(r Report) (*page, error) {
-	p := &page{Title: title(r), Verdict: Verdict(r.Results)}
+	p := &page{Title: title(r), Verdict: verdict(r.Results, r.Bands)}
 	if len(r.Results) == 0 {
 		return p, nil
 	}

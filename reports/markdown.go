@@ -18,7 +18,7 @@ import (
 func WriteMarkdown(w io.Writer, r Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", title(r))
-	fmt.Fprintf(&b, "**%s**\n\n", Verdict(r.Results))
+	fmt.Fprintf(&b, "**%s**\n\n", verdict(r.Results, r.Bands))
 	if len(r.Results) == 0 {
 		_, err := io.WriteString(w, b.String())
 		return err

@@ -90,14 +90,22 @@ func Rank(results []*sim.Result) []int {
 
 // Verdict is the one sentence a change board reads first, built from the
 // numbers: which run to approve and why, or why none should be.
-func Verdict(results []*sim.Result) string {
+func Verdict(results []*sim.Result) string { return verdict(results, nil) }
+
+// verdict is Verdict with the P90 of the run's Monte Carlo band, when
+// there is one.
+func verdict(results []*sim.Result, bands map[string]analysis.Band) string {
 	if len(results) == 0 {
 		return "Nothing was simulated."
 	}
 	rank := Rank(results)
 	best := results[rank[0]]
 	s := best.Summary
-	what := fmt.Sprintf("finishes in %s with %s", humanShort(s.DurationSeconds), impact(best))
+	took := humanShort(s.DurationSeconds)
+	if b, ok := bands[Label(best)]; ok {
+		took += fmt.Sprintf(" (P90 %s over %d runs)", humanShort(b.P90Seconds), b.Runs)
+	}
+	what := fmt.Sprintf("finishes in %s with %s", took, impact(best))
 	if !Safe(best) {
 		if len(results) == 1 {
 			return fmt.Sprintf("Do not approve %s as it stands: it %s; fix the critical risks below first.", Label(best), what)

@@ -192,3 +192,49 @@ func TestThin_keepsTheEndsAndThePeaks(t *testing.T) {
 		t.Error("a short timeline was thinned")
 	}
 }
+
+// TestJSON_isTheCompareContract reads the JSON as a consumer of `compare
+// -o json` does: results in the order given, with the result contract's
+// fields, and the ranking best first.
+func TestJSON_isTheCompareContract(t *testing.T) {
+	var buf bytes.Buffer
+	r := handReport(t)
+	if err := WriteJSON(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Results []struct {
+			Strategy string                     `json:"strategy"`
+			Params   map[string]string          `json:"params"`
+			Summary  map[string]json.RawMessage `json:"summary"`
+			Batches  []map[string]any           `json:"batches"`
+			Risks    []map[string]any           `json:"risks"`
+		} `json:"results"`
+		Ranking []string `json:"ranking"`
+		Verdict string   `json:"verdict"`
+		Sweep   struct {
+			Knee string `json:"knee"`
+		} `json:"sweep"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Results) != 4 || got.Results[0].Params["batchSize"] != "20%" {
+		t.Fatalf("results not in the order given: %+v", got.Results)
+	}
+	for _, key := range []string{"durationSeconds", "batches", "evictions", "evictionsBlocked", "pdbStallSeconds", "podMovesMax",
+		"podsMovedMoreThanOnce", "unschedulablePods", "lostPods", "servicesWithOutage", "servicesDegraded", "stuckNodes"} {
+		if _, ok := got.Results[0].Summary[key]; !ok {
+			t.Errorf("summary lacks %q", key)
+		}
+	}
+	if want := []string{"rolling:10%", "rolling:5%", "rolling:20%", "rolling:25%"}; strings.Join(got.Ranking, ",") != strings.Join(want, ",") {
+		t.Errorf("ranking %v, want %v", got.Ranking, want)
+	}
+	if !strings.HasPrefix(got.Verdict, "Approve rolling:10%: it finishes in 7h47m (P90 8h45m over 20 runs)") {
+		t.Errorf("verdict %q", got.Verdict)
+	}
+	if got.Sweep.Knee != "10%" {
+		t.Errorf("knee %q, want 10%%", got.Sweep.Knee)
+	}
+}
