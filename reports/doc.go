@@ -17,7 +17,9 @@
 //     pending or lost — then the duration), the batch-size sweep and its
 //     knee (Sweep), per run its timeline, capacity left and the Services
 //     hit, the risks of the run to approve grouped worst first with what
-//     to do (Remedy), and the preflight findings.
+//     to do (Remedy), and the preflight findings. WriteJSON writes the same
+//     report in the JSON contract of `compare -o json` ({"results",
+//     "ranking"}, plus the verdict, the bands and the sweep).
 //
 // # Charts and their assets
 //
