@@ -7,21 +7,21 @@ DEMO      := demo
 PKGS      := ./...
 BENCHTIME ?= 1x
 
-.PHONY: all build test test-short demo bench lint fmt deps clean-demo
+.PHONY: all build test test-short demo bench lint fmt deps clean-demo assets chromium
 
 all: build
 
 deps:
 	$(GO) mod download
 
-build: deps
+build: deps assets
 	$(GO) build -o $(BIN)/noderoll ./cmd/noderoll
 
-test: deps e2e-bins
+test: deps e2e-bins assets chromium
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
 
-test-short: deps
+test-short: deps assets
 	$(GO) test -short $(PKGS)
 
 # The main job on the built-in seed-scale cluster.
@@ -30,10 +30,33 @@ demo: build
 	$(BIN)/noderoll snapshot generate --profile seed --seed 1 -o $(DEMO)/seed.json.gz
 	$(BIN)/noderoll snapshot inspect $(DEMO)/seed.json.gz -o table | tee $(DEMO)/snapshot.txt
 	$(BIN)/noderoll analyze $(DEMO)/seed.json.gz -o markdown > $(DEMO)/preflight.md
-	$(BIN)/noderoll simulate $(DEMO)/seed.json.gz --strategy rolling --batch-size 5% --order name --out $(DEMO)/rolling-5pct.json > $(DEMO)/rolling-5pct.txt
+	$(BIN)/noderoll simulate $(DEMO)/seed.json.gz --strategy rolling --batch-size 5% --order name --out $(DEMO)/rolling-5pct.json \
+		--html $(DEMO)/report.html --markdown $(DEMO)/report.md > $(DEMO)/rolling-5pct.txt
 	@head -12 $(DEMO)/rolling-5pct.txt
 	@echo
-	@echo "demo: snapshot $(DEMO)/seed.json.gz; reports $(DEMO)/snapshot.txt, $(DEMO)/preflight.md, $(DEMO)/rolling-5pct.txt, $(DEMO)/rolling-5pct.json"
+	@echo "demo: snapshot $(DEMO)/seed.json.gz; reports $(DEMO)/report.html, $(DEMO)/report.md, $(DEMO)/snapshot.txt, $(DEMO)/preflight.md, $(DEMO)/rolling-5pct.txt, $(DEMO)/rolling-5pct.json"
+
+# The HTML report inlines Apache ECharts (package reports, assets/). Its
+# minified build comes from the npm registry's echarts package at a pinned
+# version (npm checks the tarball's integrity); it is generated, gitignored
+# and embedded into the binary by the next `go build`.
+ECHARTS_VERSION := 5.6.0
+ECHARTS_JS      := reports/assets/echarts.min.js
+
+assets: $(ECHARTS_JS)
+
+$(ECHARTS_JS): Makefile
+	@command -v npm >/dev/null || { apt-get update && apt-get install -y --no-install-recommends npm; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent --loglevel=error echarts@$(ECHARTS_VERSION) >/dev/null && \
+	 tar -xzf echarts-$(ECHARTS_VERSION).tgz package/dist/echarts.min.js) && \
+	cp "$$tmp/package/dist/echarts.min.js" $@.tmp && mv $@.tmp $@
+	@echo "assets: $@ (echarts $(ECHARTS_VERSION))"
+
+# Headless Chromium for the report's browser test (package reports): Debian's
+# package, installed when missing.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y --no-install-recommends chromium; }
 
 # Seed-scale benchmarks: our scheduler against the naive framework loop.
 bench: deps

@@ -37,9 +37,13 @@
 // affinity) comes from k8s.io/component-helpers, as the scheduler's filters
 // use it.
 //
-// Report renders as a kubectl-like table (WriteTable), the JSON contract of
-// `noderoll analyze -o json` (WriteJSON) and Markdown for a change ticket
-// (WriteMarkdown). Output is deterministic: risks are sorted worst first,
+// MonteCarlo runs a plan many times with durations drawn from log-normal
+// distributions around the configured ones and returns the duration's
+// spread (Band: P50, P90, P99, with the seed and the number of runs).
+//
+// Package reports renders a Report (table, the JSON contract of `noderoll
+// analyze -o json`, Markdown); analysis only computes. Output is
+// deterministic: risks are sorted worst first,
 // then by code, object and message, and nothing depends on map order or on
 // the order of objects in the snapshot.
 package analysis

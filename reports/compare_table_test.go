@@ -2,7 +2,6 @@ package reports
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,8 +9,6 @@ import (
 	"github.com/noderoll/noderoll/analysis"
 	"github.com/noderoll/noderoll/sim"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/ with the current output")
 
 // comparison is a fixed comparison: rendering only, no simulation.
 func comparison(t *testing.T) *analysis.Comparison {

@@ -98,8 +98,15 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	if err != nil {
 		return nil, "", "", fmt.Errorf("listing PodDisruptionBudgets: %w", err)
 	}
-	_, numCandidates := pl.GetOffsetAndNumCandidates(int32(len(potential)))
-	candidates, nodeStatuses, err := pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, potential, pdbs, 0, numCandidates)
+	sort.Slice(pdbs, func(i, j int) bool {
+		return pdbs[i].Namespace+"/"+pdbs[i].Name < pdbs[j].Namespace+"/"+pdbs[j].Name
+	})
+	// Every potential node is evaluated. Upstream stops once it has found
+	// GetOffsetAndNumCandidates' number of candidates (at least 100), from
+	// a random offset, in parallel: which candidates it finds first then
+	// depends on goroutine timing, and so would the victims. Evaluating
+	// all of them is the deterministic superset pickCandidate chooses from.
+	candidates, nodeStatuses, err := pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, potential, pdbs, 0, int32(len(potential)))
 	if err != nil {
 		return nil, "", "", fmt.Errorf("preemption dry run: %w", err)
 	}

@@ -88,11 +88,54 @@ type Config struct {
 	// DegradedBelow is the fraction of a Service's endpoints under which it
 	// counts as degraded. Default 0.75.
 	DegradedBelow float64 `json:"degradedBelow"`
+	// Variability is how much each duration varies around its configured
+	// value, for Monte Carlo runs (analysis.MonteCarlo); a single run uses
+	// the configured values.
+	Variability Variability `json:"variability"`
+}
+
+// Variability gives, per kind of duration, the sigma of a log-normal
+// distribution whose median is the configured duration: a draw is the
+// median times e^(sigma·Z), Z standard normal, so sigma 0.25 puts about
+// two draws in three between 0.78 and 1.28 times the median. 0 means the
+// duration does not vary. Termination draws never exceed the configured
+// value (the grace period bounds them).
+type Variability struct {
+	// PodStartupSigma: pod start-up to Ready (image pulls, probes vary
+	// most). Default 0.5.
+	PodStartupSigma float64 `json:"podStartupSigma"`
+	// TerminationSigma: graceful termination. Default 0.3.
+	TerminationSigma float64 `json:"terminationSigma"`
+	// ReinstallSigma: OS reinstall. Default 0.25.
+	ReinstallSigma float64 `json:"reinstallSigma"`
+	// JoinSigma: boot to node Ready. Default 0.3.
+	JoinSigma float64 `json:"joinSigma"`
+}
+
+// DefaultVariability is the documented default spread of each duration.
+func DefaultVariability() Variability {
+	return Variability{PodStartupSigma: 0.5, TerminationSigma: 0.3, ReinstallSigma: 0.25, JoinSigma: 0.3}
+}
+
+// Sigma returns the sigma for a kind of duration (a Duration* constant);
+// 0 for an unknown kind.
+func (v Variability) Sigma(kind string) float64 {
+	switch kind {
+	case DurationPodStartup:
+		return v.PodStartupSigma
+	case DurationTermination:
+		return v.TerminationSigma
+	case DurationReinstall:
+		return v.ReinstallSigma
+	case DurationJoin:
+		return v.JoinSigma
+	}
+	return 0
 }
 
 // DefaultConfig is the configuration with every default.
 func DefaultConfig() Config {
-	return Config{Timing: DefaultTiming(), DegradedBelow: 0.75}
+	return Config{Timing: DefaultTiming(), DegradedBelow: 0.75, Variability: DefaultVariability()}
 }
 
 // LoadConfig reads a config file over the defaults.
@@ -119,6 +162,15 @@ func (c *Config) compile(source string) error {
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s: %s: must not be negative, got %v", source, name, v)
+		}
+	}
+	v := c.Variability
+	for name, x := range map[string]float64{
+		"variability.podStartupSigma": v.PodStartupSigma, "variability.terminationSigma": v.TerminationSigma,
+		"variability.reinstallSigma": v.ReinstallSigma, "variability.joinSigma": v.JoinSigma,
+	} {
+		if x < 0 || x > 3 {
+			return fmt.Errorf("%s: %s: want a value between 0 and 3, got %v", source, name, x)
 		}
 	}
 	if t.EvictionRetrySeconds == 0 {

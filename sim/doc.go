@@ -53,4 +53,12 @@
 // Runs are deterministic: events at the same instant run in the order they
 // were scheduled, maps are never iterated where order matters, and the
 // scheduler breaks ties with a seeded hash.
+//
+// Result.Timeline samples the cluster once per virtual instant, when what
+// it shows changed (nodes out, pods pending, evictions and 429s so far,
+// cpu and memory of the in-service nodes against what is requested); see
+// timeline.go. Options.Durations lets a caller draw each duration the
+// simulator waits (pod start-up, termination, reinstall, join) instead of
+// using the configured value: analysis.MonteCarlo draws them from
+// log-normal distributions whose sigmas are Config.Variability.
 package sim

@@ -274,7 +274,7 @@ func (s *Simulation) reinstall(nr *nodeRun) {
 		s.fail(fmt.Errorf("removing node %s: %w", n.obj.Name, err))
 		return
 	}
-	s.clk.after(seconds(s.cfg.Timing.ReinstallSeconds+s.cfg.Timing.JoinSeconds), func() { s.rejoin(nr) })
+	s.clk.after(s.draw(DurationReinstall, seconds(s.cfg.Timing.ReinstallSeconds))+s.draw(DurationJoin, seconds(s.cfg.Timing.JoinSeconds)), func() { s.rejoin(nr) })
 }
 
 // rejoin registers the node again, Ready, with the new OS image; the

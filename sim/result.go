@@ -24,6 +24,8 @@ type Result struct {
 	Services []ServiceImpact `json:"services,omitempty"`
 	// Assumptions states the time model the prediction rests on.
 	Assumptions Timing `json:"assumptions"`
+	// Timeline samples the cluster over the rollout (see Sample).
+	Timeline []Sample `json:"timeline,omitempty"`
 
 	riskSeen map[string]bool
 }

@@ -29,6 +29,11 @@ type Options struct {
 	// evicted pod and every pod not yet gone. For tests; it must not modify
 	// them.
 	OnEviction func(at time.Duration, evicted *corev1.Pod, live []*corev1.Pod)
+	// Durations, when set, draws each duration the simulator waits (kind
+	// is one of the Duration* constants; median is the configured value);
+	// nil means every duration is its configured value. Monte Carlo runs
+	// set it (analysis.MonteCarlo).
+	Durations func(kind string, median time.Duration) time.Duration
 }
 
 // Simulation is one run of a plan over an in-memory cluster. It is built by
@@ -57,6 +62,7 @@ type Simulation struct {
 	extraMachines int
 	result        *Result
 	err           error
+	tl            timeline // see timeline.go
 }
 
 // Run simulates plan p on the cluster in snap and returns the predicted
@@ -149,6 +155,7 @@ func (s *Simulation) runBatches(p *plan.Plan) {
 		if !s.clk.step() {
 			break
 		}
+		s.observe()
 		if err := s.ctx.Err(); err != nil {
 			s.fail(err)
 		}
@@ -214,7 +221,7 @@ func (s *Simulation) terminate(p *simPod, grace time.Duration) {
 		}
 	}
 	s.replaceOnTerminating(p)
-	s.clk.after(s.cfg.termination(p.obj, grace), func() { s.gone(p) })
+	s.clk.after(s.draw(DurationTermination, s.cfg.termination(p.obj, grace)), func() { s.gone(p) })
 }
 
 // gone: the pod object is deleted; its node's resources are free.
@@ -433,7 +440,7 @@ func (s *Simulation) bind(p *simPod, node string) {
 	if p.owner != nil {
 		ann = p.owner.annotations
 	}
-	s.clk.after(s.cfg.startup(p.obj, ann), func() { s.markReady(p) })
+	s.clk.after(s.draw(DurationPodStartup, s.cfg.startup(p.obj, ann)), func() { s.markReady(p) })
 }
 
 // preempt evicts the victims the scheduler's preemption chose; the pod

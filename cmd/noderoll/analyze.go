@@ -9,6 +9,7 @@ import (
 
 	"github.com/noderoll/noderoll/analysis"
 	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/reports"
 	"github.com/noderoll/noderoll/snapshot"
 )
 
@@ -69,11 +70,11 @@ func (o *analyzeOptions) run(_ context.Context, stdout, stderr io.Writer) error 
 	r := analysis.Preflight(s, analysis.PreflightOptions{})
 	switch o.output {
 	case "json":
-		err = analysis.WriteJSON(stdout, r)
+		err = reports.WritePreflightJSON(stdout, r)
 	case "markdown":
-		err = analysis.WriteMarkdown(stdout, r)
+		err = reports.WritePreflightMarkdown(stdout, r)
 	default:
-		err = analysis.WriteTable(stdout, r)
+		err = reports.WritePreflightTable(stdout, r)
 	}
 	if err != nil {
 		return err

@@ -7,13 +7,13 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/noderoll/noderoll/reports"
 	"github.com/noderoll/noderoll/snapshot"
 )
 
@@ -112,24 +112,8 @@ func writeSummaryTable(w io.Writer, file string, sum snapshot.Summary) error {
 		}
 	}
 
-	for _, section := range []struct {
-		title  string
-		groups []snapshot.Capacity
-	}{{"ZONE", sum.Capacity.Zones}, {"POOL", sum.Capacity.Pools}} {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintf(tw, "%s\tNODES\tPODS\tCPU (cores)\tMEMORY\n", section.title)
-		for _, c := range append(section.groups, sum.Capacity.Total) {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", c.Name, c.Nodes,
-				ratio(strconv.FormatInt(c.Requested.Pods, 10), strconv.FormatInt(c.Allocatable.Pods, 10), c.Requested.Pods, c.Allocatable.Pods),
-				ratio(cores(c.Requested.MilliCPU), cores(c.Allocatable.MilliCPU), c.Requested.MilliCPU, c.Allocatable.MilliCPU),
-				ratio(gib(c.Requested.MemoryBytes), gib(c.Allocatable.MemoryBytes), c.Requested.MemoryBytes, c.Allocatable.MemoryBytes))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	return nil
+	fmt.Fprintln(w)
+	return reports.WriteCapacityTable(w, sum.Capacity)
 }
 
 // workloadOrder lists the workload kinds present: the usual ones in a fixed
@@ -151,30 +135,4 @@ func workloadOrder(workloads map[string]int) []string {
 		}
 	}
 	return out
-}
-
-// ratio renders "requested/allocatable (percent)".
-func ratio(req, alloc string, r, a int64) string {
-	if a == 0 {
-		return req + "/" + alloc
-	}
-	return fmt.Sprintf("%s/%s (%d%%)", req, alloc, r*100/a)
-}
-
-// cores renders millicores as cores with at most one decimal.
-func cores(milli int64) string {
-	return trimDecimal(float64(milli) / 1000)
-}
-
-// gib renders bytes in GiB with at most one decimal.
-func gib(bytes int64) string {
-	return trimDecimal(float64(bytes)/(1<<30)) + "Gi"
-}
-
-func trimDecimal(f float64) string {
-	s := strconv.FormatFloat(f, 'f', 1, 64)
-	if len(s) > 2 && s[len(s)-2:] == ".0" {
-		s = s[:len(s)-2]
-	}
-	return s
 }

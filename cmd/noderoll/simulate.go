@@ -10,10 +10,12 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/noderoll/noderoll/analysis"
 	"github.com/noderoll/noderoll/internal/atomicfile"
 	"github.com/noderoll/noderoll/plan"
 	"github.com/noderoll/noderoll/reports"
@@ -53,6 +55,11 @@ type simulateOptions struct {
 	waveOrder     string
 	dataBandwidth string
 	dataMode      string
+
+	html     string // --html: the HTML report
+	markdown string // --markdown: the Markdown report
+	runs     int    // --runs: Monte Carlo runs, 0 = off
+	mcSeed   uint64 // --mc-seed
 }
 
 func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -81,6 +88,10 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 	_ = f.MarkHidden("cpuprofile")
 	f.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the simulation to this file")
 	_ = f.MarkHidden("memprofile")
+	f.StringVar(&o.html, "html", "", "also write the report as one self-contained HTML file")
+	f.StringVar(&o.markdown, "markdown", "", "also write the report as Markdown (for a change ticket)")
+	f.IntVar(&o.runs, "runs", 0, "Monte Carlo runs for a P50/P90/P99 duration band (0: off)")
+	f.Uint64Var(&o.mcSeed, "mc-seed", analysis.DefaultMonteCarloSeed, "seed of the Monte Carlo draws")
 	return cmd
 }
 
@@ -111,6 +122,9 @@ func (o *simulateOptions) validate() error {
 	}
 	if o.output != "table" && o.output != "json" {
 		return usageErrorf("unknown output format %q: want table or json", o.output)
+	}
+	if o.runs < 0 {
+		return usageErrorf("--runs %d: want 0 (off) or more", o.runs)
 	}
 	return nil
 }
@@ -144,6 +158,11 @@ func (o *simulateOptions) validateStrategy() error {
 }
 
 func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if o.html != "" {
+		if err := reports.CheckAssets(); err != nil {
+			return err
+		}
+	}
 	snap, err := snapshot.Load(o.file)
 	if err != nil {
 		return err
@@ -194,6 +213,9 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 		if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
 			return err
 		}
+	}
+	if err := o.writeReports(ctx, stderr, snap, p, cfg, res); err != nil {
+		return err
 	}
 	if o.output == "json" {
 		return reports.WriteResultJSON(stdout, res)
@@ -255,6 +277,47 @@ func parseWaveBy(s string) (waveBy, label string, err error) {
 		}
 	}
 	return "", "", fmt.Errorf("%q: want namespace or 'label KEY'", s)
+}
+
+// writeReports runs the Monte Carlo band when asked and writes the HTML
+// and Markdown reports.
+func (o *simulateOptions) writeReports(ctx context.Context, stderr io.Writer, snap *snapshot.Snapshot, p *plan.Plan, cfg sim.Config, res *sim.Result) error {
+	if o.html == "" && o.markdown == "" && o.runs == 0 {
+		return nil
+	}
+	rep := reports.Report{Results: []*sim.Result{res}, Bands: map[string]analysis.Band{}}
+	if o.runs > 0 {
+		band, err := analysis.MonteCarlo(ctx, snap, p, analysis.MonteCarloOptions{Runs: o.runs, Seed: o.mcSeed,
+			Sim:      sim.Options{Config: cfg, Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, NewOSImage: o.newOSImage},
+			Progress: progressFunc(stderr, o.output == "json", "monte carlo runs")})
+		if err != nil {
+			return err
+		}
+		rep.Bands[reports.Label(res)] = band
+		if o.output != "json" {
+			fmt.Fprintf(stderr, "duration over %d Monte Carlo runs (seed %d): P50 %s, P90 %s, P99 %s\n", band.Runs, band.Seed,
+				time.Duration(band.P50Seconds)*time.Second, time.Duration(band.P90Seconds)*time.Second, time.Duration(band.P99Seconds)*time.Second)
+		}
+	}
+	if o.html != "" || o.markdown != "" {
+		pf := analysis.Preflight(snap, analysis.PreflightOptions{})
+		rep.Preflight = &pf
+	}
+	for _, out := range []struct {
+		path  string
+		write func(io.Writer, reports.Report) error
+	}{{o.html, reports.WriteHTML}, {o.markdown, reports.WriteMarkdown}} {
+		if out.path == "" {
+			continue
+		}
+		if err := atomicfile.Write(out.path, func(w io.Writer) error { return out.write(w, rep) }); err != nil {
+			return fmt.Errorf("writing %s: %w", out.path, err)
+		}
+		if o.output != "json" {
+			fmt.Fprintf(stderr, "wrote %s\n", out.path)
+		}
+	}
+	return nil
 }
 
 // writeFileAtomic writes data to path so that path is never half-written.

@@ -1,4 +1,4 @@
-package analysis
+package reports
 
 import (
 	"encoding/json"
@@ -6,18 +6,18 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/noderoll/noderoll/analysis"
 	"github.com/noderoll/noderoll/plan"
 	"github.com/noderoll/noderoll/snapshot"
 )
 
-// WriteJSON writes the report in the JSON form of `noderoll analyze -o
-// json`: {"snapshot": {...}, "risks": [...]}.
-func WriteJSON(w io.Writer, r Report) error {
+// WritePreflightJSON writes the report in the JSON form of `noderoll
+// analyze -o json`: {"snapshot": {...}, "risks": [...]}.
+func WritePreflightJSON(w io.Writer, r analysis.Report) error {
 	if r.Risks == nil {
 		r.Risks = []plan.Risk{}
 	}
@@ -44,7 +44,7 @@ func riskCounts(risks []plan.Risk) string {
 
 // workloadList renders "9 (3 Deployment, 1 StatefulSet, ...)", kinds in a
 // fixed order.
-func workloadList(o Overview) string {
+func workloadList(o analysis.Overview) string {
 	order := []string{
 		snapshot.WorkloadDeployment, snapshot.WorkloadReplicaSet, snapshot.WorkloadStatefulSet,
 		snapshot.WorkloadDaemonSet, snapshot.WorkloadJob, snapshot.WorkloadBarePod,
@@ -66,33 +66,17 @@ func workloadList(o Overview) string {
 	return fmt.Sprintf("%d (%s)", o.WorkloadTotal(), strings.Join(parts, ", "))
 }
 
-func coverage(c PDBCoverage) string {
+func coverage(c analysis.PDBCoverage) string {
 	if c.Workloads == 0 {
 		return "no workload with 2 or more replicas"
 	}
 	return fmt.Sprintf("%d%% (%d of %d workloads with 2 or more replicas)", c.Percent, c.Covered, c.Workloads)
 }
 
-// ratio renders "requested/allocatable (percent)".
-func ratio(req, alloc string, r, a int64) string {
-	if a == 0 {
-		return req + "/" + alloc
-	}
-	return fmt.Sprintf("%s/%s (%d%%)", req, alloc, r*100/a)
-}
-
-// capacityRow renders a group's pods, cpu and memory, requested against
-// allocatable.
-func capacityRow(c snapshot.Capacity) (pods, cpu, mem string) {
-	return ratio(strconv.FormatInt(c.Requested.Pods, 10), strconv.FormatInt(c.Allocatable.Pods, 10), c.Requested.Pods, c.Allocatable.Pods),
-		ratio(quantity(resCPU, c.Requested.MilliCPU, false), quantity(resCPU, c.Allocatable.MilliCPU, false), c.Requested.MilliCPU, c.Allocatable.MilliCPU),
-		ratio(quantity(resMemory, c.Requested.MemoryBytes, false), quantity(resMemory, c.Allocatable.MemoryBytes, false), c.Requested.MemoryBytes, c.Allocatable.MemoryBytes)
-}
-
-// WriteTable writes the report as an SRE reads it in a terminal, the way
-// kubectl prints tables: the snapshot's numbers, requested against
+// WritePreflightTable writes the report as an SRE reads it in a terminal,
+// the way kubectl prints tables: the snapshot's numbers, requested against
 // allocatable per zone and pool, then the risks, worst first.
-func WriteTable(w io.Writer, r Report) error {
+func WritePreflightTable(w io.Writer, r analysis.Report) error {
 	o := r.Snapshot
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintf(tw, "FINGERPRINT\t%s\n", o.Fingerprint)
@@ -111,20 +95,9 @@ func WriteTable(w io.Writer, r Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, section := range []struct {
-		title  string
-		groups []snapshot.Capacity
-	}{{"ZONE", o.Capacity.Zones}, {"POOL", o.Capacity.Pools}} {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-		fmt.Fprintf(tw, "%s\tNODES\tPODS\tCPU (cores)\tMEMORY\n", section.title)
-		for _, c := range append(slices.Clone(section.groups), o.Capacity.Total) {
-			pods, cpu, mem := capacityRow(c)
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", c.Name, c.Nodes, pods, cpu, mem)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
+	fmt.Fprintln(w)
+	if err := WriteCapacityTable(w, o.Capacity); err != nil {
+		return err
 	}
 	fmt.Fprintln(w)
 	if len(r.Risks) == 0 {
@@ -144,40 +117,48 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// WriteMarkdown writes the report as Markdown for a change ticket: the
-// snapshot's numbers, capacity per zone and pool, and the risks, worst
-// first, with what each means and what to do.
-func WriteMarkdown(w io.Writer, r Report) error {
-	o := r.Snapshot
+// WritePreflightMarkdown writes the report as Markdown for a change
+// ticket: the snapshot's numbers, capacity per zone and pool, and the
+// risks, worst first, with what each means and what to do.
+func WritePreflightMarkdown(w io.Writer, r analysis.Report) error {
 	var b strings.Builder
 	b.WriteString("## Preflight risks\n\n")
-	fmt.Fprintf(&b, "| | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| Snapshot | `%s` |\n", o.Fingerprint)
+	writePreflightMarkdown(&b, r, "###")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writePreflightMarkdown writes the preflight body with its sections at
+// heading level h.
+func writePreflightMarkdown(b *strings.Builder, r analysis.Report, h string) {
+	o := r.Snapshot
+	fmt.Fprintf(b, "| | |\n|---|---|\n")
+	fmt.Fprintf(b, "| Snapshot | `%s` |\n", o.Fingerprint)
 	if o.Source != "" {
-		fmt.Fprintf(&b, "| Source | %s |\n", mdCell(o.Source))
+		fmt.Fprintf(b, "| Source | %s |\n", mdCell(o.Source))
 	}
 	if !o.TakenAt.IsZero() {
-		fmt.Fprintf(&b, "| Taken at | %s |\n", o.TakenAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(b, "| Taken at | %s |\n", o.TakenAt.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(&b, "| Nodes | %d |\n| Pods | %d |\n| Services | %d |\n| PDBs | %d |\n| Namespaces | %d |\n",
+	fmt.Fprintf(b, "| Nodes | %d |\n| Pods | %d |\n| Services | %d |\n| PDBs | %d |\n| Namespaces | %d |\n",
 		o.Nodes, o.Pods, o.Services, o.PDBs, o.Namespaces)
-	fmt.Fprintf(&b, "| Workloads | %s |\n", workloadList(o))
-	fmt.Fprintf(&b, "| PDB coverage | %s |\n", coverage(o.PDBCoverage))
-	fmt.Fprintf(&b, "| Risks | %s |\n", riskCounts(r.Risks))
+	fmt.Fprintf(b, "| Workloads | %s |\n", workloadList(o))
+	fmt.Fprintf(b, "| PDB coverage | %s |\n", coverage(o.PDBCoverage))
+	fmt.Fprintf(b, "| Risks | %s |\n", riskCounts(r.Risks))
 
 	for _, section := range []struct {
 		title  string
 		groups []snapshot.Capacity
 	}{{"Zone", o.Capacity.Zones}, {"Pool", o.Capacity.Pools}} {
-		fmt.Fprintf(&b, "\n### Requested / allocatable by %s\n\n", strings.ToLower(section.title))
-		fmt.Fprintf(&b, "| %s | Nodes | Pods | CPU (cores) | Memory |\n|---|---:|---:|---:|---:|\n", section.title)
+		fmt.Fprintf(b, "\n%s Requested / allocatable by %s\n\n", h, strings.ToLower(section.title))
+		fmt.Fprintf(b, "| %s | Nodes | Pods | CPU (cores) | Memory |\n|---|---:|---:|---:|---:|\n", section.title)
 		for _, c := range append(slices.Clone(section.groups), o.Capacity.Total) {
 			pods, cpu, mem := capacityRow(c)
-			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s |\n", mdCell(c.Name), c.Nodes, pods, cpu, mem)
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s |\n", mdCell(c.Name), c.Nodes, pods, cpu, mem)
 		}
 	}
 
-	b.WriteString("\n### Risks\n\n")
+	fmt.Fprintf(b, "\n%s Risks\n\n", h)
 	if len(r.Risks) == 0 {
 		b.WriteString("No risks found.\n")
 	} else {
@@ -187,11 +168,9 @@ func WriteMarkdown(w io.Writer, r Report) error {
 			if k.Severity.Rank() <= plan.High.Rank() {
 				sev = "**" + sev + "**"
 			}
-			fmt.Fprintf(&b, "| %s | %s | `%s` | %s |\n", sev, k.Code, k.Object, mdCell(k.Message))
+			fmt.Fprintf(b, "| %s | %s | `%s` | %s |\n", sev, k.Code, k.Object, mdCell(k.Message))
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // mdCell makes s safe in a Markdown table cell.
