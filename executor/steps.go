@@ -457,10 +457,7 @@ func (e *executor) checkPending(context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := e.p.Spec.Gates.CheckPending(plan.PendingPods(pods)); err != nil {
-		return err.Error(), nil
-	}
-	return "", nil
+	return e.p.Spec.Gates.CheckPending(plan.PendingPods(pods)), nil
 }
 
 func (e *executor) checkBudgets(ctx context.Context, nodes []string) (string, error) {

@@ -186,13 +186,13 @@ func PendingPods(pods []*corev1.Pod) int {
 	return n
 }
 
-// CheckPending is the pending-pods gate: nil when the limit is unset or
-// pending pods are within it.
-func (g Gates) CheckPending(pending int) error {
+// CheckPending is the pending-pods gate: "" when the limit is unset or
+// pending pods are within it, else why the gate fails.
+func (g Gates) CheckPending(pending int) string {
 	if g.MaxPendingPods != nil && pending > *g.MaxPendingPods {
-		return fmt.Errorf("%d pods wait for a node, more than gates.maxPendingPods %d", pending, *g.MaxPendingPods)
+		return fmt.Sprintf("%d pods wait for a node, more than gates.maxPendingPods %d", pending, *g.MaxPendingPods)
 	}
-	return nil
+	return ""
 }
 
 // CheckPrediction says, one line per figure, where predicted batches break
