@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -145,10 +146,7 @@ func TestHTML_dataGolden(t *testing.T) {
 	// The page indented, then each chart's option on one line, so that a
 	// change shows as the charts it touches.
 	var options bytes.Buffer
-	var charts []chart
-	for _, c := range p.Charts {
-		charts = append(charts, c)
-	}
+	charts := slices.Clone(p.Charts)
 	for _, sp := range p.Strategies {
 		charts = append(charts, sp.Charts...)
 	}
