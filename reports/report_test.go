@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 )
 
 // handResult builds a rolling result of n batches of size nodes each,
-// hourly, with the given outcome, and a timeline sampled every 5 minutes.
+// with the given outcome, and a timeline of three samples per batch.
 func handResult(batchSize string, size, batches int, down, degraded, stuck int) *sim.Result {
 	r := &sim.Result{Strategy: "rolling", Params: map[string]string{"batchSize": batchSize, "order": "name"},
 		Snapshot:    sim.SnapshotRef{Fingerprint: "0123456789abcdef0123", Nodes: size * batches, Pods: 40 * size * batches},
@@ -28,12 +29,12 @@ func handResult(batchSize string, size, batches int, down, degraded, stuck int) 
 		}
 		r.Batches = append(r.Batches, &sim.Batch{Index: b + 1, Nodes: nodes, StartSeconds: start, EndSeconds: start + per,
 			Evictions: 40 * size, EvictionsBlocked: 3 * size, PDBStallSeconds: 30, PendingPeak: 5 * size})
-		for t := 0.0; t < per; t += 300 {
+		for t := 0.0; t < per; t += per / 3 {
 			out, pending := size, 0
-			if t < 600 {
-				pending = 5 * size * int(600-t) / 600
+			if t == 0 {
+				pending = 5 * size
 			}
-			ev += 40 * size * 300 / int(per)
+			ev += 40 * size / 3
 			r.Timeline = append(r.Timeline, sim.Sample{Seconds: start + t, NodesOut: out, PodsPending: pending, Evictions: ev, EvictionsBlocked: ev / 12,
 				CPU:    sim.Amount{Allocatable: float64(400 - 8*size), Requested: 300},
 				Memory: sim.Amount{Allocatable: float64(1600 - 32*size), Requested: 1000}})
@@ -142,11 +143,30 @@ func TestHTML_dataGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The page indented, then each chart's option on one line, so that a
+	// change shows as the charts it touches.
+	var options bytes.Buffer
+	charts := slices.Clone(p.Charts)
+	for _, sp := range p.Strategies {
+		charts = append(charts, sp.Charts...)
+	}
+	for _, c := range charts {
+		fmt.Fprintf(&options, "%s: %s\n", c.ID, c.Option)
+	}
+	strip := func(cs []chart) {
+		for i := range cs {
+			cs[i].Option = json.RawMessage(`"see below"`)
+		}
+	}
+	strip(p.Charts)
+	for _, sp := range p.Strategies {
+		strip(sp.Charts)
+	}
 	data, err := json.MarshalIndent(p, "", " ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.data.json.golden", append(data, '\n'))
+	golden(t, "report.data.golden", append(append(data, '\n'), options.Bytes()...))
 }
 
 func TestHTML_selfContained(t *testing.T) {
