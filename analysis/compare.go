@@ -1,10 +1,11 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,6 +260,10 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 	errs := make([]error, len(strategies))
 	simOpts := opts.Sim
 	simOpts.Progress = nil
+	if par > 1 && simOpts.Scheduler.Parallelism == 0 {
+		// The cores go to the runs side by side, not to each run's cycles.
+		simOpts.Scheduler.Parallelism = 1
+	}
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -304,85 +309,91 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 	return c, nil
 }
 
-// Metric is one figure the ranking compares; lower is better for all.
+// Metric is one figure the comparison tables show; lower is better for
+// all.
 type Metric struct {
-	Name string
-	// Weight of the metric's rank in the score: 3 for what users feel
-	// (Services down, pods lost or unplaced), 2 for what weakens the
-	// service (degraded Services, churn, PDB stalls), 1 for cost (time,
-	// evictions, machines).
-	Weight int
-	Value  func(*sim.Result) float64
+	Name  string
+	Value func(*sim.Result) float64
 }
 
 // Metrics are the ranking's figures, in the order tables show them.
 var Metrics = []Metric{
-	{"durationSeconds", 1, func(r *sim.Result) float64 { return r.Summary.DurationSeconds }},
-	{"evictions", 1, func(r *sim.Result) float64 { return float64(r.Summary.Evictions) }},
-	{"podMovesMax", 2, func(r *sim.Result) float64 { return float64(r.Summary.PodMovesMax) }},
-	{"pdbStallSeconds", 2, func(r *sim.Result) float64 { return r.Summary.PDBStallSeconds }},
-	{"servicesWithOutage", 3, func(r *sim.Result) float64 { return float64(r.Summary.ServicesWithOutage) }},
-	{"servicesDegraded", 2, func(r *sim.Result) float64 { return float64(r.Summary.ServicesDegraded) }},
-	{"unschedulablePods", 3, func(r *sim.Result) float64 { return float64(r.Summary.UnschedulablePods) }},
-	{"lostPods", 3, func(r *sim.Result) float64 { return float64(r.Summary.LostPods) }},
-	{"extraMachineHours", 1, func(r *sim.Result) float64 { return r.Summary.ExtraMachineHours }},
+	{"durationSeconds", func(r *sim.Result) float64 { return r.Summary.DurationSeconds }},
+	{"evictions", func(r *sim.Result) float64 { return float64(r.Summary.Evictions) }},
+	{"podMovesMax", func(r *sim.Result) float64 { return float64(r.Summary.PodMovesMax) }},
+	{"pdbStallSeconds", func(r *sim.Result) float64 { return r.Summary.PDBStallSeconds }},
+	{"servicesWithOutage", func(r *sim.Result) float64 { return float64(r.Summary.ServicesWithOutage) }},
+	{"servicesDegraded", func(r *sim.Result) float64 { return float64(r.Summary.ServicesDegraded) }},
+	{"unschedulablePods", func(r *sim.Result) float64 { return float64(r.Summary.UnschedulablePods) }},
+	{"lostPods", func(r *sim.Result) float64 { return float64(r.Summary.LostPods) }},
+	{"extraMachineHours", func(r *sim.Result) float64 { return r.Summary.ExtraMachineHours }},
 }
 
 // Rank is one strategy's place in the ranking.
 type Rank struct {
 	Place    int    `json:"place"`
 	Strategy string `json:"strategy"`
-	// Score sums the strategy's rank on every metric (1 = best on it; ties
-	// share the better rank) times the metric's weight; the lowest score
-	// ranks first.
-	Score int `json:"score"`
-	// Ranks are its rank per metric.
+	// Ranks are its rank per metric (1 = best on it; ties share the
+	// better rank), for the tables.
 	Ranks map[string]int `json:"ranks"`
 }
 
-// RankResults ranks results by the weighted sum of their ranks on every
-// metric;
-// ties go to the safer (fewer outages), then the faster, then the spec.
-func RankResults(specs []string, results []*sim.Result) []Rank {
-	ranks := make([]Rank, len(results))
-	for i := range results {
-		ranks[i] = Rank{Strategy: specs[i], Ranks: map[string]int{}}
+// Safe reports whether a result shows none of what a change board refuses:
+// a Service with no ready endpoint, a stuck drain, a pod lost for good, a
+// pod left pending at the end.
+func Safe(r *sim.Result) bool {
+	s := r.Summary
+	return s.ServicesWithOutage == 0 && s.StuckNodes == 0 && s.LostPods == 0 && s.PendingAtEnd == 0
+}
+
+// CompareResults orders two results, best first: what blocks approval
+// first (Services down, stuck drains, pods left pending, pods lost), then
+// the duration, then degraded Services, unschedulable pods, evictions,
+// PDB stall time and extra machine-hours. No amount of speed buys an
+// outage back.
+func CompareResults(a, b *sim.Result) int {
+	x, y := a.Summary, b.Summary
+	return cmp.Or(
+		cmp.Compare(x.ServicesWithOutage, y.ServicesWithOutage),
+		cmp.Compare(x.StuckNodes, y.StuckNodes),
+		cmp.Compare(x.PendingAtEnd, y.PendingAtEnd),
+		cmp.Compare(x.LostPods, y.LostPods),
+		cmp.Compare(x.DurationSeconds, y.DurationSeconds),
+		cmp.Compare(x.ServicesDegraded, y.ServicesDegraded),
+		cmp.Compare(x.UnschedulablePods, y.UnschedulablePods),
+		cmp.Compare(x.Evictions, y.Evictions),
+		cmp.Compare(x.PDBStallSeconds, y.PDBStallSeconds),
+		cmp.Compare(x.ExtraMachineHours, y.ExtraMachineHours),
+	)
+}
+
+// RankOrder returns the indexes of results, best first (CompareResults;
+// equal results keep their order).
+func RankOrder(results []*sim.Result) []int {
+	idx := make([]int, len(results))
+	for i := range idx {
+		idx[i] = i
 	}
-	for _, m := range Metrics {
-		for i, r := range results {
-			v := m.Value(r)
-			better := 0
+	slices.SortStableFunc(idx, func(i, j int) int { return CompareResults(results[i], results[j]) })
+	return idx
+}
+
+// RankResults ranks results best first (RankOrder) and gives each its rank
+// on every metric.
+func RankResults(specs []string, results []*sim.Result) []Rank {
+	out := make([]Rank, 0, len(results))
+	for place, i := range RankOrder(results) {
+		rk := Rank{Place: place + 1, Strategy: specs[i], Ranks: map[string]int{}}
+		for _, m := range Metrics {
+			v, better := m.Value(results[i]), 0
 			for _, o := range results {
 				if m.Value(o) < v {
 					better++
 				}
 			}
-			ranks[i].Ranks[m.Name] = better + 1
-			ranks[i].Score += (better + 1) * m.Weight
+			rk.Ranks[m.Name] = better + 1
 		}
-	}
-	order := make([]int, len(results))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		ra, rb := ranks[order[a]], ranks[order[b]]
-		if ra.Score != rb.Score {
-			return ra.Score < rb.Score
-		}
-		sa, sb := results[order[a]].Summary, results[order[b]].Summary
-		if sa.ServicesWithOutage != sb.ServicesWithOutage {
-			return sa.ServicesWithOutage < sb.ServicesWithOutage
-		}
-		if sa.DurationSeconds != sb.DurationSeconds {
-			return sa.DurationSeconds < sb.DurationSeconds
-		}
-		return ra.Strategy < rb.Strategy
-	})
-	out := make([]Rank, len(order))
-	for place, i := range order {
-		out[place] = ranks[i]
-		out[place].Place = place + 1
+		out = append(out, rk)
 	}
 	return out
 }
@@ -408,7 +419,7 @@ func Findings(snap *snapshot.Snapshot, c *Comparison) []string {
 		}
 	}
 	if len(c.Ranking) > 0 {
-		out = append(out, fmt.Sprintf("best overall: %s (rank score %d)", c.Ranking[0].Strategy, c.Ranking[0].Score))
+		out = append(out, fmt.Sprintf("best overall: %s", c.Ranking[0].Strategy))
 	}
 	if c.Sweep != nil && c.Sweep.Knee >= 0 {
 		k := c.Sweep.Points[c.Sweep.Knee]

@@ -47,13 +47,19 @@ func SweepOf(strategies []Strategy, results []*sim.Result) *Sweep {
 		s := r.Summary
 		pts = append(pts, SweepPoint{Strategy: st.Spec, BatchNodes: n, DurationSeconds: s.DurationSeconds,
 			ServicesWithOutage: s.ServicesWithOutage, ServicesDegraded: s.ServicesDegraded, UnschedulablePods: s.UnschedulablePods,
-			Risk: float64(2*s.ServicesWithOutage + s.ServicesDegraded + s.UnschedulablePods)})
+			Risk: SweepRisk(s)})
 	}
 	if len(pts) < 2 {
 		return nil
 	}
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].BatchNodes < pts[j].BatchNodes })
 	return &Sweep{Points: pts, Knee: Knee(pts)}
+}
+
+// SweepRisk is what the knee weighs against duration: Services down count
+// double, degraded once, plus unschedulable pods.
+func SweepRisk(s sim.Summary) float64 {
+	return float64(2*s.ServicesWithOutage + s.ServicesDegraded + s.UnschedulablePods)
 }
 
 // Knee returns the index of the point closest (Euclidean) to the ideal

@@ -159,7 +159,7 @@ func sweepChart(points []SweepPoint, knee int) (chart, error) {
 	if knee >= 0 {
 		durOpts = append(durOpts, charts.WithMarkPointNameCoordItemOpts(opts.MarkPointNameCoordItem{
 			Name: "knee", Coordinate: []interface{}{labels[knee], hours(points[knee].DurationSeconds)}, Value: "knee"}))
-		caption = fmt.Sprintf("The knee is at %s: larger batches save little more time. ", points[knee].BatchSize) + caption
+		caption = fmt.Sprintf("The knee is at %s: the best trade between duration and risk. ", points[knee].BatchSize) + caption
 	}
 	line.SetXAxis(labels).AddSeries("duration (h)", dur, durOpts...).
 		AddSeries("Services down", down, charts.WithLineChartOpts(opts.LineChart{YAxisIndex: 1})).

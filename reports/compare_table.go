@@ -33,11 +33,11 @@ func comparisonRows(c *analysis.Comparison) [][]string {
 	for i, s := range c.Specs {
 		byStrategy[s] = c.Results[i]
 	}
-	rows := [][]string{{"#", "STRATEGY", "SCORE", "DURATION", "EVICTIONS", "MOVES MAX", "PDB STALL", "SVC DOWN", "SVC DEGRADED", "UNSCHEDULABLE", "LOST PODS", "EXTRA MACHINE-H"}}
+	rows := [][]string{{"#", "STRATEGY", "SAFE", "DURATION", "EVICTIONS", "MOVES MAX", "PDB STALL", "SVC DOWN", "SVC DEGRADED", "UNSCHEDULABLE", "LOST PODS", "EXTRA MACHINE-H"}}
 	for _, rk := range c.Ranking {
 		r := byStrategy[rk.Strategy]
 		s := r.Summary
-		rows = append(rows, []string{fmt.Sprint(rk.Place), rk.Strategy, fmt.Sprint(rk.Score), human(s.DurationSeconds),
+		rows = append(rows, []string{fmt.Sprint(rk.Place), rk.Strategy, yesNo(analysis.Safe(r)), human(s.DurationSeconds),
 			fmt.Sprint(s.Evictions), fmt.Sprint(s.PodMovesMax), human(s.PDBStallSeconds), fmt.Sprint(s.ServicesWithOutage),
 			fmt.Sprint(s.ServicesDegraded), fmt.Sprint(s.UnschedulablePods), fmt.Sprint(s.LostPods), fmt.Sprintf("%.1f", s.ExtraMachineHours)})
 	}
@@ -114,4 +114,11 @@ func WriteComparisonMarkdown(w io.Writer, c *analysis.Comparison) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

@@ -21,6 +21,7 @@ type page struct {
 	Snapshot   string          `json:"snapshot"`
 	Comparison []comparisonRow `json:"comparison"`
 	BandNote   string          `json:"bandNote,omitempty"`
+	Findings   []string        `json:"findings,omitempty"`
 	Charts     []chart         `json:"charts"`
 	Strategies []strategyPart  `json:"strategies"`
 	Best       string          `json:"best"`
@@ -73,7 +74,7 @@ const maxRiskRows = 40
 
 // buildPage computes the page from the report.
 func buildPage(r Report) (*page, error) {
-	p := &page{Title: title(r), Verdict: verdict(r.Results, r.Bands)}
+	p := &page{Title: title(r), Verdict: verdict(r.Results, r.Bands), Findings: r.Findings}
 	if len(r.Results) == 0 {
 		return p, nil
 	}

@@ -54,7 +54,13 @@ func WriteMarkdown(w io.Writer, r Report) error {
 				p.ServicesDown, p.ServicesDegr, p.Unschedulable, humanShort(p.PDBStallSeconds))
 		}
 		if knee >= 0 {
-			fmt.Fprintf(&b, "\nThe knee is at %s: larger batches save little more time.\n", points[knee].BatchSize)
+			fmt.Fprintf(&b, "\nThe knee is at %s: the best trade between duration and risk (Services down, degraded, pods unplaced).\n", points[knee].BatchSize)
+		}
+	}
+	if len(r.Findings) > 0 {
+		b.WriteString("\n## Findings\n\n")
+		for _, f := range r.Findings {
+			fmt.Fprintf(&b, "- %s\n", f)
 		}
 	}
 

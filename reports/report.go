@@ -29,6 +29,9 @@ type Report struct {
 	// batch size); nil means the rolling results among Results when there
 	// are three or more.
 	Sweep []*sim.Result
+	// Findings are what a comparison measured (analysis.Findings), shown
+	// under the comparison table.
+	Findings []string
 }
 
 // Label names a result as the CLI names a strategy run: "rolling:10%",
@@ -52,41 +55,14 @@ func Label(r *sim.Result) string {
 	return l
 }
 
-// Safe reports whether a result shows none of what a change board refuses:
-// a Service with no ready endpoint, a stuck drain, a pod lost for good, a
-// pod left pending at the end.
-func Safe(r *sim.Result) bool {
-	s := r.Summary
-	return s.ServicesWithOutage == 0 && s.StuckNodes == 0 && s.LostPods == 0 && s.PendingAtEnd == 0
-}
+// Safe reports whether a result shows none of what a change board refuses
+// (analysis.Safe).
+func Safe(r *sim.Result) bool { return analysis.Safe(r) }
 
-// compareResults orders results best first: what blocks approval first
-// (outages, stuck drains, pods left pending, pods lost), then the duration,
-// then degraded Services, unschedulable pods and evictions.
-func compareResults(a, b *sim.Result) int {
-	x, y := a.Summary, b.Summary
-	return cmp.Or(
-		cmp.Compare(x.ServicesWithOutage, y.ServicesWithOutage),
-		cmp.Compare(x.StuckNodes, y.StuckNodes),
-		cmp.Compare(x.PendingAtEnd, y.PendingAtEnd),
-		cmp.Compare(x.LostPods, y.LostPods),
-		cmp.Compare(x.DurationSeconds, y.DurationSeconds),
-		cmp.Compare(x.ServicesDegraded, y.ServicesDegraded),
-		cmp.Compare(x.UnschedulablePods, y.UnschedulablePods),
-		cmp.Compare(x.Evictions, y.Evictions),
-		cmp.Compare(Label(a), Label(b)),
-	)
-}
-
-// Rank returns the indexes of results, best first (see compareResults).
-func Rank(results []*sim.Result) []int {
-	idx := make([]int, len(results))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(i, j int) int { return compareResults(results[i], results[j]) })
-	return idx
-}
+// Rank returns the indexes of results, best first: the comparison's own
+// ranking (analysis.RankOrder), so that the verdict, the tables and
+// `compare` agree.
+func Rank(results []*sim.Result) []int { return analysis.RankOrder(results) }
 
 // Verdict is the one sentence a change board reads first, built from the
 // numbers: which run to approve and why, or why none should be.
@@ -169,10 +145,9 @@ type SweepPoint struct {
 	PDBStallSeconds float64 `json:"pdbStallSeconds"`
 }
 
-// Sweep orders rolling results by nodes per batch and finds the knee: the
-// batch size past which a larger batch saves little time (the point
-// farthest below the chord from the smallest to the largest batch, on
-// normalised axes). knee is -1 with fewer than three points.
+// Sweep orders rolling results by nodes per batch and finds the knee where
+// duration and risk trade off (analysis.Knee); knee is -1 with fewer than
+// three points.
 func Sweep(results []*sim.Result) (points []SweepPoint, knee int) {
 	for _, r := range results {
 		if r.Strategy != "rolling" || len(r.Batches) == 0 {
@@ -188,24 +163,14 @@ func Sweep(results []*sim.Result) (points []SweepPoint, knee int) {
 			PDBStallSeconds: r.Summary.PDBStallSeconds})
 	}
 	slices.SortStableFunc(points, func(a, b SweepPoint) int { return cmp.Compare(a.Nodes, b.Nodes) })
-	if len(points) < 3 {
-		return points, -1
+	// The knee is the comparison's own (analysis.Knee), so that the page
+	// and `compare` name the same batch size.
+	pts := make([]analysis.SweepPoint, len(points))
+	for i, p := range points {
+		pts[i] = analysis.SweepPoint{BatchNodes: p.Nodes, DurationSeconds: p.DurationSeconds,
+			Risk: analysis.SweepRisk(sim.Summary{ServicesWithOutage: p.ServicesDown, ServicesDegraded: p.ServicesDegr, UnschedulablePods: p.Unschedulable})}
 	}
-	first, last := points[0], points[len(points)-1]
-	dx := float64(last.Nodes - first.Nodes)
-	dy := first.DurationSeconds - last.DurationSeconds
-	if dx <= 0 || dy <= 0 {
-		return points, -1
-	}
-	knee, best := -1, 0.0
-	for i, p := range points[1 : len(points)-1] {
-		x := float64(p.Nodes-first.Nodes) / dx
-		y := (first.DurationSeconds - p.DurationSeconds) / dy // share of the time saved
-		if d := y - x; d > best+1e-9 {
-			knee, best = i+1, d
-		}
-	}
-	return points, knee
+	return points, analysis.Knee(pts)
 }
 
 // riskGroup is the risks of one code: how many, the worst severity, a few

@@ -110,20 +110,26 @@ func TestVerdict(t *testing.T) {
 }
 
 func TestSweep_findsTheKnee(t *testing.T) {
-	mk := func(size string, nodes int, dur float64) *sim.Result {
+	mk := func(size string, nodes int, dur float64, degraded int) *sim.Result {
 		r := handResult(size, nodes, 1, 0, 0, 0)
 		r.Summary.DurationSeconds = dur
+		r.Summary.ServicesDegraded = degraded
 		return r
 	}
-	// Time falls fast up to 10 nodes per batch, then barely.
-	points, knee := Sweep([]*sim.Result{mk("20%", 20, 9000), mk("1%", 1, 90000), mk("10%", 10, 11000), mk("5%", 5, 20000), mk("50%", 50, 8000)})
+	// Time falls fast up to 10 nodes per batch, then barely, while the
+	// degraded Services keep climbing: the trade-off is best at 10%.
+	points, knee := Sweep([]*sim.Result{mk("20%", 20, 9000, 60), mk("1%", 1, 90000, 0), mk("10%", 10, 11000, 10), mk("5%", 5, 20000, 5), mk("50%", 50, 8000, 120)})
 	if len(points) != 5 || points[0].Nodes != 1 || points[4].Nodes != 50 {
 		t.Fatalf("points not ordered by batch size: %+v", points)
 	}
 	if knee < 0 || points[knee].BatchSize != "10%" {
 		t.Errorf("knee at %d (%+v), want 10%%", knee, points)
 	}
-	if _, k := Sweep([]*sim.Result{mk("1%", 1, 100), mk("5%", 5, 50)}); k != -1 {
+	// With the same risk at every size, nothing is traded: the fastest wins.
+	if points, k := Sweep([]*sim.Result{mk("1%", 1, 900, 3), mk("5%", 5, 500, 3), mk("10%", 10, 400, 3)}); k < 0 || points[k].BatchSize != "10%" {
+		t.Errorf("flat risk: knee %d, want the fastest (10%%)", k)
+	}
+	if _, k := Sweep([]*sim.Result{mk("1%", 1, 100, 0), mk("5%", 5, 50, 0)}); k != -1 {
 		t.Errorf("a knee with two points: %d", k)
 	}
 }

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/noderoll/noderoll/analysis"
+	"github.com/noderoll/noderoll/internal/atomicfile"
+	"github.com/noderoll/noderoll/internal/gctune"
 	"github.com/noderoll/noderoll/reports"
 	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/sim"
@@ -26,6 +30,7 @@ type compareOptions struct {
 	output          string
 	markdown        string
 	jsonOut         string
+	html            string
 	parallel        int
 
 	parsed []analysis.Strategy
@@ -34,7 +39,7 @@ type compareOptions struct {
 func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
 	o := &compareOptions{}
 	cmd := &cobra.Command{
-		Use:   "compare FILE [--strategies SPEC,...] [-o table|json] [--markdown F] [--json F]",
+		Use:   "compare FILE [--strategies SPEC,...] [-o table|json] [--html F] [--markdown F] [--json F]",
 		Short: "Simulate several strategies on the same snapshot and rank them",
 		Long: "Run every strategy on the snapshot in FILE, in parallel (bounded by the cores), and rank them\n" +
 			"on duration, evictions, pod moves, PDB stall time, services down and degraded, unschedulable\n" +
@@ -60,6 +65,7 @@ func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&o.markdown, "markdown", "", "also write the comparison as Markdown to this file")
 	f.StringVar(&o.jsonOut, "json", "", "also write the comparison as JSON to this file")
+	f.StringVar(&o.html, "html", "", "also write the report (comparison, timelines, availability, risks, preflight) as one self-contained HTML file")
 	f.IntVar(&o.parallel, "parallel", 0, "runs at once (default: the number of cores)")
 	return cmd
 }
@@ -77,6 +83,11 @@ func (o *compareOptions) validate() error {
 }
 
 func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
+	if o.html != "" {
+		if err := reports.CheckAssets(); err != nil {
+			return err
+		}
+	}
 	snap, err := snapshot.Load(o.file)
 	if err != nil {
 		return err
@@ -88,6 +99,11 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 	}
+	runsAtOnce := o.parallel
+	if runsAtOnce <= 0 {
+		runsAtOnce = runtime.GOMAXPROCS(0)
+	}
+	gctune.ConcurrentRuns(min(runsAtOnce, len(o.parsed)))
 	c, err := analysis.Compare(ctx, snap, o.parsed, analysis.CompareOptions{
 		Sim:         sim.Options{Config: cfg, Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}},
 		NewOSImage:  o.newOSImage,
@@ -104,6 +120,13 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		}
 		if err := writeFileAtomic(o.markdown, buf.Bytes()); err != nil {
 			return err
+		}
+	}
+	if o.html != "" {
+		pf := analysis.Preflight(snap, analysis.PreflightOptions{})
+		rep := reports.Report{Title: "Node OS replacement: strategy comparison", Results: c.Results, Preflight: &pf, Findings: c.Findings}
+		if err := atomicfile.Write(o.html, func(w io.Writer) error { return reports.WriteHTML(w, rep) }); err != nil {
+			return fmt.Errorf("writing %s: %w", o.html, err)
 		}
 	}
 	if o.jsonOut != "" {
