@@ -4,6 +4,8 @@
 GO        ?= go
 BIN       := bin
 DEMO      := demo
+# The OS image the demo plan expects nodes to report after their reinstall.
+DEMO_OS_IMAGE ?= Flatcar Container Linux 4230.2.0
 PKGS      := ./...
 BENCHTIME ?= 1x
 
@@ -30,11 +32,14 @@ demo: build
 	$(BIN)/noderoll snapshot generate --profile seed --seed 1 -o $(DEMO)/seed.json.gz
 	$(BIN)/noderoll snapshot inspect $(DEMO)/seed.json.gz -o table | tee $(DEMO)/snapshot.txt
 	$(BIN)/noderoll analyze $(DEMO)/seed.json.gz -o markdown > $(DEMO)/preflight.md
-	$(BIN)/noderoll simulate $(DEMO)/seed.json.gz --strategy rolling --batch-size 5% --order name --out $(DEMO)/rolling-5pct.json \
-		--html $(DEMO)/report.html --markdown $(DEMO)/report.md > $(DEMO)/rolling-5pct.txt
-	@head -12 $(DEMO)/rolling-5pct.txt
+	$(BIN)/noderoll compare $(DEMO)/seed.json.gz --html $(DEMO)/report.html --markdown $(DEMO)/report.md \
+		--json $(DEMO)/compare.json | tee $(DEMO)/compare.txt
+	$(BIN)/noderoll plan $(DEMO)/seed.json.gz --strategy rolling --batch-size 5% --order planned \
+		--reinstall 'echo "replace with your reinstall command for $$NODE_NAME" >&2; exit 1' --new-os-image "$(DEMO_OS_IMAGE)" -o $(DEMO)/plan.yaml > $(DEMO)/plan.txt
 	@echo
-	@echo "demo: snapshot $(DEMO)/seed.json.gz; reports $(DEMO)/report.html, $(DEMO)/report.md, $(DEMO)/snapshot.txt, $(DEMO)/preflight.md, $(DEMO)/rolling-5pct.txt, $(DEMO)/rolling-5pct.json"
+	@echo "demo: report $(DEMO)/report.html and $(DEMO)/report.md (compare.txt, compare.json: the ranking);"
+	@echo "      plan $(DEMO)/plan.yaml (rolling 5%, PDB-aware batches: noderoll execute $(DEMO)/plan.yaml --dry-run);"
+	@echo "      snapshot $(DEMO)/seed.json.gz, $(DEMO)/snapshot.txt, preflight $(DEMO)/preflight.md"
 
 # The HTML report inlines Apache ECharts (package reports, assets/). Its
 # minified build comes from the npm registry's echarts package at a pinned
