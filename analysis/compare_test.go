@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -56,8 +57,8 @@ func TestParseStrategiesErrorsNameTheSpecAndKey(t *testing.T) {
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			_, err := ParseStrategies(tc.in)
-			se, ok := err.(*SpecError)
-			if !ok {
+			var se *SpecError
+			if !errors.As(err, &se) {
 				t.Fatalf("error %v (%T), want a *SpecError", err, err)
 			}
 			if se.Spec != tc.spec || se.Key != tc.key {
