@@ -57,7 +57,7 @@ func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.strategies, "strategies", strings.Join(analysis.DefaultStrategies, ","), "strategies to compare: SPEC,SPEC,...")
+	f.StringVar(&o.strategies, "strategies", strings.Join(analysis.DefaultStrategies, ","), "strategies to compare: SPEC,SPEC,... (empty: the default set)")
 	f.StringVar(&o.configFile, "config", "", "simulation config file (time model, per-workload overrides)")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
 	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
@@ -73,6 +73,9 @@ func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
 func (o *compareOptions) validate() error {
 	if o.output != "table" && o.output != "json" {
 		return usageErrorf("unknown output format %q: want table or json", o.output)
+	}
+	if strings.TrimSpace(o.strategies) == "" {
+		o.strategies = strings.Join(analysis.DefaultStrategies, ",")
 	}
 	st, err := analysis.ParseStrategies(o.strategies)
 	if err != nil {
