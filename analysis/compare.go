@@ -130,10 +130,8 @@ func ParseStrategy(spec string) (Strategy, error) {
 			case "batch":
 				st.Rolling.BatchSize = v
 			case "order":
-				switch v {
-				case rolling.OrderName, rolling.OrderZone, rolling.OrderFewestPods:
-				default:
-					return st, &SpecError{Spec: spec, Key: k, Reason: fmt.Sprintf("%q: want name, zone or fewest-pods", v)}
+				if !slices.Contains(rolling.Orders, v) {
+					return st, &SpecError{Spec: spec, Key: k, Reason: fmt.Sprintf("%q: want one of %s", v, strings.Join(rolling.Orders, ", "))}
 				}
 				st.Rolling.Order = v
 			case "surge":
