@@ -74,7 +74,7 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 	out, errOut, code := noderoll(ctx, bin, "plan", snapFile, "--strategy", "rolling", "--batch-size", "25%", "--order", "name",
 		"--config", simFile, "--grace-period", "3", "--new-os-image", newOSImage, "--reinstall", hook,
 		"--hook-env", "KUBECTL="+c.bins.Kubectl, "--hook-env", "HOOK_LOG="+hookLog, "--hook-env", "REINSTALL_DELAY=2",
-		"--rejoin-timeout", "60", "--ready-timeout", "150", "--settle", "150", "-o", planFile)
+		"--rejoin-timeout", "120", "--ready-timeout", "300", "--settle", "150", "-o", planFile)
 	if code != 0 {
 		t.Fatalf("noderoll plan: exit %d\n%s%s", code, out, errOut)
 	}
