@@ -7,8 +7,8 @@ import (
 	"github.com/noderoll/noderoll/sim/rolling"
 )
 
-// Sweep is the plain rolling strategies of a comparison (no surge, window
-// or cordon-ahead) by batch size, and the knee where duration and risk
+// Sweep is the plain rolling strategies of a comparison (name order; no
+// surge, window or cordon-ahead) by batch size, and the knee where duration and risk
 // trade off.
 type Sweep struct {
 	Points []SweepPoint `json:"points"`
@@ -36,7 +36,8 @@ type SweepPoint struct {
 func SweepOf(strategies []Strategy, results []*sim.Result) *Sweep {
 	var pts []SweepPoint
 	for i, st := range strategies {
-		if st.Kind != "rolling" || st.Rolling.Surge > 0 || st.Rolling.Window > 0 || st.Rolling.CordonAhead > 0 {
+		if st.Kind != "rolling" || st.Rolling.Surge > 0 || st.Rolling.Window > 0 || st.Rolling.CordonAhead > 0 ||
+			(st.Rolling.Order != "" && st.Rolling.Order != rolling.OrderName) {
 			continue
 		}
 		r := results[i]

@@ -80,42 +80,6 @@ func WriteComparisonTable(w io.Writer, c *analysis.Comparison) error {
 	return nil
 }
 
-// WriteComparisonMarkdown writes the comparison for a change ticket.
-func WriteComparisonMarkdown(w io.Writer, c *analysis.Comparison) error {
-	var b strings.Builder
-	b.WriteString("# Strategy comparison\n\n")
-	if len(c.Results) > 0 {
-		r := c.Results[0]
-		fmt.Fprintf(&b, "Snapshot `%s`: %d nodes, %d pods.\n\n", short(r.Snapshot.Fingerprint), r.Snapshot.Nodes, r.Snapshot.Pods)
-	}
-	rows := comparisonRows(c)
-	for i, row := range rows {
-		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
-		if i == 0 {
-			b.WriteString(strings.Repeat("|---", len(row)) + "|\n")
-		}
-	}
-	if c.Sweep != nil {
-		b.WriteString("\n## Batch-size sweep\n\n| strategy | nodes/batch | duration | services down | degraded | unschedulable | |\n|---|---|---|---|---|---|---|\n")
-		for i, p := range c.Sweep.Points {
-			knee := ""
-			if i == c.Sweep.Knee {
-				knee = "**knee**"
-			}
-			fmt.Fprintf(&b, "| %s | %d | %s | %d | %d | %d | %s |\n", p.Strategy, p.BatchNodes, human(p.DurationSeconds),
-				p.ServicesWithOutage, p.ServicesDegraded, p.UnschedulablePods, knee)
-		}
-	}
-	if len(c.Findings) > 0 {
-		b.WriteString("\n## Findings\n\n")
-		for _, f := range c.Findings {
-			b.WriteString("- " + f + "\n")
-		}
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
 func yesNo(b bool) string {
 	if b {
 		return "yes"

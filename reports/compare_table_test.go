@@ -45,7 +45,6 @@ func TestComparisonRenderingsMatchGolden(t *testing.T) {
 		write func(*bytes.Buffer, *analysis.Comparison) error
 	}{
 		{"compare.txt", func(b *bytes.Buffer, c *analysis.Comparison) error { return WriteComparisonTable(b, c) }},
-		{"compare.md", func(b *bytes.Buffer, c *analysis.Comparison) error { return WriteComparisonMarkdown(b, c) }},
 		{"compare.json", func(b *bytes.Buffer, c *analysis.Comparison) error { return WriteComparisonJSON(b, c) }},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

@@ -150,7 +150,9 @@ type SweepPoint struct {
 // three points.
 func Sweep(results []*sim.Result) (points []SweepPoint, knee int) {
 	for _, r := range results {
-		if r.Strategy != "rolling" || len(r.Batches) == 0 {
+		// Only plain rolling runs: another order or a variant is not a
+		// point of the batch-size curve.
+		if r.Strategy != "rolling" || len(r.Batches) == 0 || Label(r) != "rolling:"+r.Params["batchSize"] {
 			continue
 		}
 		n := 0

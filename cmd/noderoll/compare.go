@@ -116,20 +116,22 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if o.markdown != "" {
-		var buf bytes.Buffer
-		if err := reports.WriteComparisonMarkdown(&buf, c); err != nil {
-			return err
-		}
-		if err := writeFileAtomic(o.markdown, buf.Bytes()); err != nil {
-			return err
-		}
-	}
-	if o.html != "" {
+	// The HTML page and the Markdown for a change ticket show the same
+	// report: the verdict, the comparison, the sweep and its knee, the
+	// findings, the risks of the run to approve, the preflight.
+	if o.html != "" || o.markdown != "" {
 		pf := analysis.Preflight(snap, analysis.PreflightOptions{})
 		rep := reports.Report{Title: "Node OS replacement: strategy comparison", Results: c.Results, Preflight: &pf, Findings: c.Findings}
-		if err := atomicfile.Write(o.html, func(w io.Writer) error { return reports.WriteHTML(w, rep) }); err != nil {
-			return fmt.Errorf("writing %s: %w", o.html, err)
+		for _, out := range []struct {
+			path  string
+			write func(io.Writer, reports.Report) error
+		}{{o.html, reports.WriteHTML}, {o.markdown, reports.WriteMarkdown}} {
+			if out.path == "" {
+				continue
+			}
+			if err := atomicfile.Write(out.path, func(w io.Writer) error { return out.write(w, rep) }); err != nil {
+				return fmt.Errorf("writing %s: %w", out.path, err)
+			}
 		}
 	}
 	if o.jsonOut != "" {
