@@ -71,9 +71,6 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 		fitErr.Diagnosis.NodeToStatus.SetAbsentNodesStatus(fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Preemption is not helpful for scheduling"))
 		return "preemption: " + fitErr.Error()
 	}
-	// Deterministic: candidates are searched from the first node by name,
-	// not from a random offset.
-	sort.Slice(potential, func(i, j int) bool { return potential[i].Node().Name < potential[j].Node().Name })
 	// The plugin only ever evicts pods of lower priority. Where no potential
 	// node holds one, its dry run finds no victims on any node; say so
 	// without running it (the common case: everything at priority 0).
@@ -94,6 +91,9 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 		}
 		return nil, "", noCandidates(nodeStatuses), nil
 	}
+	// Deterministic: candidates are searched from the first node by name,
+	// not from a random offset.
+	sort.Slice(potential, func(i, j int) bool { return potential[i].Node().Name < potential[j].Node().Name })
 	pdbs, err := s.parts.informers.Policy().V1().PodDisruptionBudgets().Lister().List(labels.Everything())
 	if err != nil {
 		return nil, "", "", fmt.Errorf("listing PodDisruptionBudgets: %w", err)

@@ -161,17 +161,23 @@ func (l namespaceNodeInfos) Get(name string) (fwk.NodeInfo, error) { return l.v.
 // selects namespaces by label, the view shows all of the node's pods.
 //
 // The counting is a sum, so the order the pods are shown in does not matter.
+//
+// A view depends only on the focus (the incoming pod's namespace and the
+// namespaces its terms reach) and on the node's state, so views are kept
+// across cycles, one arena per focus, and rebuilt only for a node whose
+// state changed since: a node state is identified by its NodeInfo and that
+// NodeInfo's generation, which every change bumps.
 type affinityView struct {
 	s          *store
 	namespace  string   // the incoming pod's
 	namespaces []string // those its terms name
 	all        bool
-	// arena holds the views built in the current cycle, by node slot;
-	// builtIn stamps each with the cycle it was built in.
-	mu      sync.Mutex
-	cycle   uint64
-	arena   []nsNodeInfo
-	builtIn []uint64
+	// arena holds the current focus's views, by node slot; arenas keeps
+	// every focus's.
+	mu     sync.Mutex
+	arena  *[]nsNodeInfo
+	arenas map[string]*[]nsNodeInfo
+	keyBuf []byte
 	// The lister's result buffers, one per method.
 	allBuf, withAffinityBuf, withReqAntiBuf []fwk.NodeInfo
 }
@@ -179,23 +185,38 @@ type affinityView struct {
 func (v *affinityView) focus(pod *corev1.Pod) {
 	v.namespace = pod.Namespace
 	v.namespaces, v.all = affinityTargets(pod)
-	v.cycle++
+	key := append(v.keyBuf[:0], v.namespace...)
+	if v.all {
+		key = append(key, "\x00*"...)
+	}
+	for _, ns := range v.namespaces {
+		key = append(append(key, 0), ns...)
+	}
+	v.keyBuf = key
+	arena, ok := v.arenas[string(key)]
+	if !ok {
+		if v.arenas == nil {
+			v.arenas = map[string]*[]nsNodeInfo{}
+		}
+		arena = new([]nsNodeInfo)
+		v.arenas[string(key)] = arena
+	}
+	v.arena = arena
 }
 
-// nodeView returns the node's view for the current focus, built once per
-// cycle and node generation.
+// nodeView returns the node's view for the current focus, rebuilt only
+// when the node's state changed since it was built.
 func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if n.slot >= len(v.arena) {
+	arena := v.arena
+	if n.slot >= len(*arena) {
 		size := max(len(v.s.slotOf), n.slot+1)
-		v.arena = append(v.arena, make([]nsNodeInfo, size-len(v.arena))...)
-		v.builtIn = append(v.builtIn, make([]uint64, size-len(v.builtIn))...)
+		*arena = append(*arena, make([]nsNodeInfo, size-len(*arena))...)
 	}
-	view := &v.arena[n.slot]
-	if v.builtIn[n.slot] != v.cycle || view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
+	view := &(*arena)[n.slot]
+	if view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
 		v.build(n, view)
-		v.builtIn[n.slot] = v.cycle
 	}
 	return view
 }

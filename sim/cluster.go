@@ -43,6 +43,13 @@ type simPod struct {
 	failedOnce bool
 	// waitsForNode: only node-level plugins rejected it last time.
 	waitsForNode bool
+	// The scheduling queue's record of it: attempts that failed, the
+	// cluster-event counters when it last failed (an event after that
+	// moves it back to the queue), and the end of its backoff.
+	attempts          int
+	changesAtFail     uint64
+	nodeChangesAtFail uint64
+	backoffUntil      time.Duration
 }
 
 func (p *simPod) key() string { return p.obj.Namespace + "/" + p.obj.Name }

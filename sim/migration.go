@@ -39,9 +39,12 @@ type migrationRun struct {
 	nsFirstCut     map[string]time.Duration
 	nsSplitFor     map[string]time.Duration
 	clusterObjects int
-	step           int
-	nextIndex      int  // next batch index
-	final          bool // every tenant has moved
+	// blockedPool is the pool of the old node of the first copy the last
+	// wave could not place: recycling prefers that pool's nodes.
+	blockedPool string
+	step        int
+	nextIndex   int  // next batch index
+	final       bool // every tenant has moved
 }
 
 // tenant is one tenant's move.
@@ -364,15 +367,19 @@ func (m *migrationRun) fit(remaining []*tenant) []*tenant {
 	s.sched.Fork()
 	defer s.sched.Revert()
 	var chosen []*tenant
+	m.blockedPool = ""
 	for _, t := range remaining {
 		m.prepare(t)
-		for _, obj := range t.copyObjs {
+		for i, obj := range t.copyObjs {
 			res, err := s.sched.Place(s.ctx, obj)
 			if err != nil {
 				s.fail(fmt.Errorf("placing the copy of %s/%s on the new cluster: %w", obj.Namespace, obj.Name, err))
 				return nil
 			}
 			if res.NodeName == "" {
+				if n := s.nodes[t.olds[i].obj.Spec.NodeName]; n != nil {
+					m.blockedPool = snapshot.NodePool(n.obj)
+				}
 				return chosen
 			}
 		}
@@ -669,56 +676,86 @@ func (m *migrationRun) freedOld() []string {
 	return out
 }
 
-// emptiestOld lists the k old nodes with the fewest pods to move.
+// emptiestOld lists the k old nodes with the fewest pods to move, those of
+// the pool a copy was blocked on first (the new cluster lacks that shape:
+// recycling another pool's nodes would not help it).
 func (m *migrationRun) emptiestOld(k int) []string {
 	names := m.oldNodes()
 	counts := map[string]int{}
+	preferred := map[string]bool{}
 	for _, name := range names {
 		counts[name] = m.movable(m.s.nodes[name])
+		preferred[name] = m.blockedPool != "" && snapshot.NodePool(m.s.nodes[name].obj) == m.blockedPool
 	}
-	sort.SliceStable(names, func(i, j int) bool { return counts[names[i]] < counts[names[j]] })
+	sort.SliceStable(names, func(i, j int) bool {
+		if preferred[names[i]] != preferred[names[j]] {
+			return preferred[names[i]]
+		}
+		return counts[names[i]] < counts[names[j]]
+	})
 	return names[:min(k, len(names))]
 }
 
 // recyclable lists up to k of the emptiest old nodes whose pods the rest of
 // the old cluster can take, as the real scheduler would place them (tried
 // on a fork, reverted): the old cluster shrinks only as far as its tenants
-// still fit.
+// still fit. A node whose pods would not all fit is passed over (its trial
+// is reverted on a nested fork) and the next one is tried, up to
+// max(k, 5) such misses: the next are fuller still.
 func (m *migrationRun) recyclable(k int) []string {
 	s := m.s
 	s.sched.Fork()
 	defer s.sched.Revert()
 	var out []string
+	misses := 0
 	for _, name := range m.emptiestOld(len(s.nodes)) {
-		if len(out) >= k {
+		if len(out) >= k || misses >= max(k, 5) {
 			break
 		}
-		n := s.nodes[name]
-		obj := n.obj.DeepCopy()
-		obj.Spec.Unschedulable = true
-		s.sched.AddNode(obj)
-		for _, p := range sortedPods(n.pods) {
-			if p.state == podGone || p.state == podTerminating || (p.owner != nil && p.owner.kind == "DaemonSet") || plan.IsMirrorPod(p.obj) {
-				continue
-			}
-			if err := s.sched.RemovePod(p.obj); err != nil {
-				s.fail(fmt.Errorf("trying to recycle %s: %w", name, err))
-				return nil
-			}
-			moved := p.obj.DeepCopy()
-			moved.Spec.NodeName = ""
-			res, err := s.sched.Place(s.ctx, moved)
-			if err != nil {
-				s.fail(fmt.Errorf("trying to recycle %s: %w", name, err))
-				return nil
-			}
-			if res.NodeName == "" {
-				return out
-			}
+		s.sched.Fork()
+		ok, err := m.emptyOnFork(s.nodes[name])
+		if err != nil {
+			s.sched.Revert()
+			s.fail(fmt.Errorf("trying to recycle %s: %w", name, err))
+			return nil
 		}
+		if !ok {
+			s.sched.Revert()
+			misses++
+			continue
+		}
+		s.sched.Commit()
 		out = append(out, name)
 	}
 	return out
+}
+
+// emptyOnFork cordons n and places the pods a drain would move from it on
+// the rest of the cluster, in the scheduler's current fork; it reports
+// whether every one of them found a node.
+func (m *migrationRun) emptyOnFork(n *simNode) (bool, error) {
+	s := m.s
+	obj := n.obj.DeepCopy()
+	obj.Spec.Unschedulable = true
+	s.sched.AddNode(obj)
+	for _, p := range sortedPods(n.pods) {
+		if p.state == podGone || p.state == podTerminating || (p.owner != nil && p.owner.kind == "DaemonSet") || plan.IsMirrorPod(p.obj) {
+			continue
+		}
+		if err := s.sched.RemovePod(p.obj); err != nil {
+			return false, err
+		}
+		moved := p.obj.DeepCopy()
+		moved.Spec.NodeName = ""
+		res, err := s.sched.Place(s.ctx, moved)
+		if err != nil {
+			return false, err
+		}
+		if res.NodeName == "" {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // recycle drains the old nodes (through the rolling path: budgets apply),

@@ -55,9 +55,14 @@ type Simulation struct {
 	seq       int
 
 	retryQueued bool
-	nodeEvent   bool          // a node event since the last scheduling pass
-	batch       *batchStats   // the batch in progress
-	mig         *migrationRun // the migration in progress, if the plan is one
+	// changes and nodeChanges count the cluster events that move
+	// unschedulable pods back to the scheduling queue (any, and those of a
+	// node); passAt holds the instants a pass is queued at for pods whose
+	// backoff ends then.
+	changes, nodeChanges uint64
+	passAt               map[time.Duration]bool
+	batch                *batchStats   // the batch in progress
+	mig                  *migrationRun // the migration in progress, if the plan is one
 	// extraMachines counts machines added for the rollout (surge, seed).
 	extraMachines int
 	result        *Result
@@ -329,7 +334,10 @@ func (s *Simulation) noteMovedOut(old *simPod) {
 // plugins rejected (see nodeOnlyPlugins), as the scheduler's queueing hints
 // decide.
 func (s *Simulation) clusterChanged(nodeEvent bool) {
-	s.nodeEvent = s.nodeEvent || nodeEvent
+	s.changes++
+	if nodeEvent {
+		s.nodeChanges++
+	}
 	if s.retryQueued || len(s.pending) == 0 {
 		return
 	}
@@ -357,17 +365,23 @@ func waitsForNode(res scheduler.Result) bool {
 	return true
 }
 
-// schedulePending tries every pending pod in the scheduling queue's order
-// (priority, then age). A pod that does not fit waits for the next change.
-// Once a pod of a workload failed and nothing was placed since, its
-// siblings would fail the same way: they are not tried again in this pass.
+// schedulePending tries the pending pods the scheduling queue would pop
+// now, in its order (priority, then age): new pods, and pods that failed
+// before, a cluster event has moved back to the queue since (a node event
+// for a pod only node-level plugins rejected), and whose backoff is over.
+// The backoff is kube-scheduler's: 1 s after the first failed attempt,
+// doubling up to 10 s; a pod moved back while backing off is tried when
+// its backoff ends. Once a pod of a workload failed and nothing was placed
+// since, its siblings would fail the same way: they count a failed attempt
+// without being tried again in this pass.
 func (s *Simulation) schedulePending() {
 	s.retryQueued = false
-	nodeEvent := s.nodeEvent
-	s.nodeEvent = false
+	now := s.clk.now
 	queue := make([]*simPod, 0, len(s.pending))
 	for p := range s.pending {
-		queue = append(queue, p)
+		if s.requeued(p) {
+			queue = append(queue, p)
+		}
 	}
 	sort.Slice(queue, func(i, j int) bool {
 		pi, pj := priority(queue[i].obj), priority(queue[j].obj)
@@ -377,16 +391,23 @@ func (s *Simulation) schedulePending() {
 		return queue[i].seq < queue[j].seq
 	})
 	failed := map[types.UID]bool{}
+	next := time.Duration(-1)
 	for _, p := range queue {
 		if s.err != nil {
 			return
+		}
+		if p.backoffUntil > now {
+			if next < 0 || p.backoffUntil < next {
+				next = p.backoffUntil
+			}
+			continue
 		}
 		key := p.obj.UID
 		if p.owner != nil && p.owner.kind != "StatefulSet" {
 			key = p.owner.uid
 		}
-		if failed[key] || (p.waitsForNode && !nodeEvent) {
-			s.markUnschedulable(p)
+		if failed[key] {
+			s.failedAttempt(p)
 			continue
 		}
 		res, err := s.sched.Place(s.ctx, p.obj)
@@ -397,13 +418,57 @@ func (s *Simulation) schedulePending() {
 		if res.NodeName == "" {
 			failed[key] = true
 			p.waitsForNode = waitsForNode(res)
-			s.markUnschedulable(p)
+			s.failedAttempt(p)
 			s.preempt(p, res)
 			continue
 		}
 		clear(failed)
 		s.bind(p, res.NodeName)
 	}
+	if next >= 0 && !s.passAt[next] {
+		if s.passAt == nil {
+			s.passAt = map[time.Duration]bool{}
+		}
+		s.passAt[next] = true
+		s.clk.at(next, func() {
+			delete(s.passAt, next)
+			s.schedulePending()
+		})
+	}
+}
+
+// requeued reports whether the scheduling queue holds p (rather than its
+// unschedulable pods): it never failed, or a cluster event that can help
+// it came after its last failure.
+func (s *Simulation) requeued(p *simPod) bool {
+	switch {
+	case p.attempts == 0:
+		return true
+	case p.waitsForNode:
+		return s.nodeChanges > p.nodeChangesAtFail
+	default:
+		return s.changes > p.changesAtFail
+	}
+}
+
+// Kube-scheduler's default pod backoff: podInitialBackoffSeconds and
+// podMaxBackoffSeconds.
+const (
+	initialBackoff = time.Second
+	maxBackoff     = 10 * time.Second
+)
+
+// failedAttempt records a failed scheduling attempt of p: it waits for
+// the next cluster event, and then for its backoff.
+func (s *Simulation) failedAttempt(p *simPod) {
+	p.attempts++
+	p.changesAtFail, p.nodeChangesAtFail = s.changes, s.nodeChanges
+	backoff := initialBackoff
+	for i := 1; i < p.attempts && backoff < maxBackoff; i++ {
+		backoff *= 2
+	}
+	p.backoffUntil = s.clk.now + min(backoff, maxBackoff)
+	s.markUnschedulable(p)
 }
 
 func (s *Simulation) markUnschedulable(p *simPod) {

@@ -2,11 +2,13 @@
 // replacing nodes in place, build a new cluster on the new OS and move the
 // tenants to it, so that every pod moves once.
 //
-//	seed      a fraction of the machines (--seed-fraction, default 0.1; the
-//	          emptiest, and those hosting no pod on a local volume, first) is
+//	seed      a fraction of the machines (--seed-fraction, default 0.1) is
 //	          drained as a rolling batch would be, reinstalled and forms the
-//	          new cluster; or --seed-nodes N new machines of the most common
-//	          shape do. The cluster-wide objects (Namespaces, PriorityClasses,
+//	          new cluster: every pool gives its share and at least one node
+//	          (so that a tenant pinned to a GPU or tainted pool can move),
+//	          its zones in turn, the nodes hosting no pod on a local volume
+//	          and then the emptiest first; or --seed-nodes N new machines of
+//	          the most common shape do. The cluster-wide objects (Namespaces, PriorityClasses,
 //	          StorageClasses) are copied meanwhile.
 //	waves     tenants (namespaces, or values of a pod label) move wave by
 //	          wave, smallest first (or in an order file's order). A wave takes
@@ -23,8 +25,10 @@
 //	          left on them: DaemonSet and static pods), reinstalled and joined
 //	          to the new cluster, growing it for the next wave. When the next
 //	          tenant does not fit and no old node is empty, the emptiest old
-//	          nodes are drained and recycled: their pods move twice
-//	          (CapacityShortfall, medium). Repeat until the old cluster is empty.
+//	          nodes whose pods the rest of the old cluster can take are
+//	          drained and recycled, those of the pool of the first pod that
+//	          did not fit first: their pods move twice (CapacityShortfall,
+//	          medium). Repeat until the old cluster is empty.
 //
 // Modelling decisions (the simulator, package sim, implements them):
 //
@@ -170,11 +174,14 @@ func Plan(snap *snapshot.Snapshot, p Params) (*plan.Plan, error) {
 	}, nil
 }
 
-// seedNodes picks ceil(fraction × nodes) nodes: those hosting no pod on a
-// local volume first (their pods could not follow them), then the
-// emptiest, then by name.
+// seedNodes picks about ceil(fraction × nodes) nodes, pool by pool, so
+// that the new cluster has every shape the old one has: each pool gives
+// its share of the seed (largest remainders), and at least one node, so a
+// tenant pinned to a pool (GPUs, a tainted pool) has somewhere to go. In
+// a pool, the zones take turns, so that zone-spread workloads find every
+// zone; in a zone, nodes hosting no pod on a local volume come first
+// (their pods could not follow them), then the emptiest, then by name.
 func seedNodes(snap *snapshot.Snapshot, fraction float64) []string {
-	k := max(1, int(math.Ceil(fraction*float64(len(snap.Nodes)))))
 	local := localVolumeNodes(snap)
 	movable := map[string]int{}
 	for i := range snap.Pods {
@@ -183,22 +190,92 @@ func seedNodes(snap *snapshot.Snapshot, fraction float64) []string {
 			movable[pod.Spec.NodeName]++
 		}
 	}
-	names := make([]string, len(snap.Nodes))
+	pools := map[string][]*corev1.Node{}
 	for i := range snap.Nodes {
-		names[i] = snap.Nodes[i].Name
+		n := &snap.Nodes[i]
+		pools[snapshot.NodePool(n)] = append(pools[snapshot.NodePool(n)], n)
 	}
-	sort.Slice(names, func(i, j int) bool {
-		a, b := names[i], names[j]
-		if local[a] != local[b] {
-			return !local[a]
-		}
-		if movable[a] != movable[b] {
-			return movable[a] < movable[b]
-		}
-		return a < b
-	})
-	out := names[:min(k, len(names))]
+	quota := poolQuotas(pools, fraction)
+	var out []string
+	for pool, nodes := range pools {
+		out = append(out, pickInZones(nodes, quota[pool], func(a, b string) bool {
+			if local[a] != local[b] {
+				return !local[a]
+			}
+			if movable[a] != movable[b] {
+				return movable[a] < movable[b]
+			}
+			return a < b
+		})...)
+	}
 	sort.Strings(out)
+	return out
+}
+
+// poolQuotas shares ceil(fraction × nodes) among the pools in proportion
+// to their sizes (largest remainder first, ties by pool name), each pool
+// giving at least one node and at most all of its nodes.
+func poolQuotas(pools map[string][]*corev1.Node, fraction float64) map[string]int {
+	total := 0
+	names := make([]string, 0, len(pools))
+	for name, nodes := range pools {
+		total += len(nodes)
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	k := max(1, int(math.Ceil(fraction*float64(total))))
+	quota := map[string]int{}
+	rest := map[string]float64{}
+	given := 0
+	for _, name := range names {
+		exact := fraction * float64(len(pools[name]))
+		quota[name] = max(1, min(len(pools[name]), int(math.Floor(exact))))
+		rest[name] = exact - math.Floor(exact)
+		given += quota[name]
+	}
+	sort.SliceStable(names, func(i, j int) bool { return rest[names[i]] > rest[names[j]] })
+	for _, name := range names {
+		if given >= k {
+			break
+		}
+		if quota[name] < len(pools[name]) {
+			quota[name]++
+			given++
+		}
+	}
+	return quota
+}
+
+// pickInZones takes k of the nodes, the zones taking turns (zones by
+// name), each zone's nodes in the order less gives.
+func pickInZones(nodes []*corev1.Node, k int, less func(a, b string) bool) []string {
+	byZone := map[string][]string{}
+	var zones []string
+	for _, n := range nodes {
+		z := snapshot.NodeZone(n)
+		if byZone[z] == nil {
+			zones = append(zones, z)
+		}
+		byZone[z] = append(byZone[z], n.Name)
+	}
+	sort.Strings(zones)
+	for _, z := range zones {
+		names := byZone[z]
+		sort.Slice(names, func(i, j int) bool { return less(names[i], names[j]) })
+	}
+	var out []string
+	for round := 0; len(out) < k; round++ {
+		took := false
+		for _, z := range zones {
+			if round < len(byZone[z]) && len(out) < k {
+				out = append(out, byZone[z][round])
+				took = true
+			}
+		}
+		if !took {
+			break
+		}
+	}
 	return out
 }
 

@@ -373,3 +373,40 @@ func TestBadParams(t *testing.T) {
 		t.Error("ParseBandwidth(fast): want an error")
 	}
 }
+
+// TestSeedTakesEveryPoolAndZone checks that the seed gives the new cluster
+// every node shape: each pool its share (at least one node, so pods
+// pinned to a small pool have somewhere to go), the zones of a pool in
+// turn.
+func TestSeedTakesEveryPoolAndZone(t *testing.T) {
+	tests := []struct {
+		name     string
+		pools    map[string][]string // pool → zone of each node
+		fraction float64
+		want     string
+	}{
+		{"a small GPU pool still gives a node", map[string][]string{
+			"general": {"a", "a", "a", "a", "a", "b", "b", "b", "b", "b"}, "gpu": {"a", "a"}}, 0.1, "general-0,gpu-0"},
+		{"the zones of a pool take turns", map[string][]string{
+			"general": {"a", "a", "b", "b"}}, 0.5, "general-0,general-2"},
+		{"shares follow the pool sizes", map[string][]string{
+			"big": {"a", "a", "a", "a", "a", "a", "a", "a"}, "small": {"a", "a"}}, 0.2, "big-0,small-0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &cluster{snap: snapshot.Snapshot{TakenAt: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}}
+			for pool, zones := range tt.pools {
+				for i, z := range zones {
+					c.snap.Nodes = append(c.snap.Nodes, *Node(fmt.Sprintf("%s-%d", pool, i)).Cap("cpu", "4").Zone(z).Label(snapshot.PoolLabel, pool).Obj())
+				}
+			}
+			p, err := migration.Plan(&c.snap, migration.Params{SeedFraction: tt.fraction})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(p.Spec.Migration.SeedNodes, ","); got != tt.want {
+				t.Errorf("seed nodes %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
