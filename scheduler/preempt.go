@@ -55,7 +55,7 @@ func (s *Scheduler) unschedulable(ctx context.Context, state fwk.CycleState, pod
 // is the one the plugin's PostFilter would return.
 func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, statuses *framework.NodeToStatus) ([]*corev1.Pod, string, string, error) {
 	pl, ok := s.parts.plugins["DefaultPreemption"].(*defaultpreemption.DefaultPreemption)
-	if !ok || pl.Evaluator == nil || !s.preemptionEnabled {
+	if !ok || pl.Evaluator == nil || !s.preemptionEnabled || s.trial {
 		return nil, "", "", nil
 	}
 	if eligible, msg := pl.PodEligibleToPreemptOthers(ctx, pod, nil); !eligible {

@@ -27,6 +27,8 @@ type Scheduler struct {
 
 	// preemptionEnabled: the profile runs DefaultPreemption at PostFilter.
 	preemptionEnabled bool
+	// trial: the cycle in progress is TryPlace's, which skips preemption.
+	trial bool
 
 	filters []pluginRef[fwk.FilterPlugin]
 	scores  []pluginRef[fwk.ScorePlugin]
@@ -244,6 +246,16 @@ func (s *Scheduler) Place(ctx context.Context, pod *corev1.Pod) (Result, error) 
 		return res, err
 	}
 	return res, nil
+}
+
+// TryPlace is Place for what-if trials (will these pods fit?): a pod that
+// fits nowhere is left out without preemption's dry run, which only
+// matters to a pod that will really wait for its victims to leave. Its
+// Result has the reasons but never victims.
+func (s *Scheduler) TryPlace(ctx context.Context, pod *corev1.Pod) (Result, error) {
+	s.trial = true
+	defer func() { s.trial = false }()
+	return s.Place(ctx, pod)
 }
 
 // CheckFit runs every filter plugin for pod on one node. It returns "" when

@@ -213,6 +213,27 @@ func TestPreemptionNamesTheVictims(t *testing.T) {
 	}
 }
 
+func TestTryPlaceLeavesOutPreemption(t *testing.T) {
+	snap := cluster([]*corev1.Node{Node("n1").Obj()},
+		Pod("low").Req("cpu", "3").Priority(0).On("n1").Obj())
+	s := newScheduler(t, snap, false)
+	high := Pod("high").Req("cpu", "2").Priority(1000).Obj()
+	res, err := s.TryPlace(context.Background(), high)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NodeName != "" || res.NominatedNode != "" || len(res.Victims) != 0 {
+		t.Fatalf("a trial got node %q nominated %q victims %v, want none", res.NodeName, res.NominatedNode, res.Victims)
+	}
+	if res.Unschedulable == nil || !strings.Contains(res.Unschedulable.Message, "Insufficient cpu") {
+		t.Fatalf("a trial does not say why the pod does not fit: %+v", res.Unschedulable)
+	}
+	// The next real cycle preempts again.
+	if res, err = s.Place(context.Background(), high); err != nil || len(res.Victims) != 1 {
+		t.Fatalf("after a trial, Place got victims %v (err %v), want [low]", res.Victims, err)
+	}
+}
+
 func TestPreemptionNeverEvictsHigherPriorityPods(t *testing.T) {
 	snap := cluster([]*corev1.Node{Node("n1").Obj()},
 		Pod("high").Req("cpu", "3").Priority(1000).On("n1").Obj())

@@ -371,7 +371,7 @@ func (m *migrationRun) fit(remaining []*tenant) []*tenant {
 	for _, t := range remaining {
 		m.prepare(t)
 		for i, obj := range t.copyObjs {
-			res, err := s.sched.Place(s.ctx, obj)
+			res, err := s.sched.TryPlace(s.ctx, obj)
 			if err != nil {
 				s.fail(fmt.Errorf("placing the copy of %s/%s on the new cluster: %w", obj.Namespace, obj.Name, err))
 				return nil
@@ -747,7 +747,7 @@ func (m *migrationRun) emptyOnFork(n *simNode) (bool, error) {
 		}
 		moved := p.obj.DeepCopy()
 		moved.Spec.NodeName = ""
-		res, err := s.sched.Place(s.ctx, moved)
+		res, err := s.sched.TryPlace(s.ctx, moved)
 		if err != nil {
 			return false, err
 		}
