@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
@@ -91,9 +92,6 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 		}
 		return nil, "", noCandidates(nodeStatuses), nil
 	}
-	// Deterministic: candidates are searched from the first node by name,
-	// not from a random offset.
-	sort.Slice(potential, func(i, j int) bool { return potential[i].Node().Name < potential[j].Node().Name })
 	pdbs, err := s.parts.informers.Policy().V1().PodDisruptionBudgets().Lister().List(labels.Everything())
 	if err != nil {
 		return nil, "", "", fmt.Errorf("listing PodDisruptionBudgets: %w", err)
@@ -101,14 +99,9 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	sort.Slice(pdbs, func(i, j int) bool {
 		return pdbs[i].Namespace+"/"+pdbs[i].Name < pdbs[j].Namespace+"/"+pdbs[j].Name
 	})
-	// Every potential node is evaluated. Upstream stops once it has found
-	// GetOffsetAndNumCandidates' number of candidates (at least 100), from
-	// a random offset, in parallel: which candidates it finds first then
-	// depends on goroutine timing, and so would the victims. Evaluating
-	// all of them is the deterministic superset pickCandidate chooses from.
-	candidates, nodeStatuses, err := pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, potential, pdbs, 0, int32(len(potential)))
+	candidates, nodeStatuses, err := s.dryRunPreemption(ctx, pl, state, pod, potential, withVictims, pdbs)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("preemption dry run: %w", err)
+		return nil, "", "", err
 	}
 	if len(candidates) == 0 {
 		return nil, "", noCandidates(nodeStatuses), nil
@@ -116,6 +109,56 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	best := pickCandidate(candidates)
 	victims := best.Victims().Pods
 	return victims, best.Name(), fmt.Sprintf("preemption: found a potential placement for pod on node %v, preempting %d victims", best.Name(), len(victims)), nil
+}
+
+// preemptionChunk is how many nodes a dry run evaluates before it checks
+// whether it has found enough candidates: upstream's default parallelism,
+// fixed so that the victims do not depend on Options.Parallelism.
+const preemptionChunk = 16
+
+// dryRunPreemption is the plugin's dry run over the potential nodes that
+// hold a lower-priority pod (withVictims), deterministically: by node name
+// from the first, a chunk at a time, stopping as the plugin stops — once
+// it has a candidate that violates no budget and GetOffsetAndNumCandidates'
+// number of candidates in all. Upstream evaluates the same rule in
+// parallel from a random offset, so which candidates it finds depends on
+// chance and goroutine timing; here it is the first ones by name. The
+// potential nodes without a lower-priority pod get the status upstream
+// gives them, "No preemption victims found for incoming pod".
+func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.DefaultPreemption, state fwk.CycleState, pod *corev1.Pod,
+	potential, withVictims []fwk.NodeInfo, pdbs []*policyv1.PodDisruptionBudget) ([]preemption.Candidate, *framework.NodeToStatus, error) {
+	sort.Slice(withVictims, func(i, j int) bool { return withVictims[i].Node().Name < withVictims[j].Node().Name })
+	nodeStatuses := framework.NewDefaultNodeToStatus()
+	has := make(map[string]bool, len(withVictims))
+	for _, n := range withVictims {
+		has[n.Node().Name] = true
+	}
+	for _, n := range potential {
+		if !has[n.Node().Name] {
+			nodeStatuses.Set(n.Node().Name, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod"))
+		}
+	}
+	_, want := pl.GetOffsetAndNumCandidates(int32(len(potential)))
+	var candidates []preemption.Candidate
+	nonViolating := 0
+	for start := 0; start < len(withVictims); start += preemptionChunk {
+		part := withVictims[start:min(start+preemptionChunk, len(withVictims))]
+		found, statuses, err := pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, part, pdbs, 0, int32(len(part)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("preemption dry run: %w", err)
+		}
+		statuses.ForEachExplicitNode(func(name string, st *fwk.Status) { nodeStatuses.Set(name, st) })
+		for _, c := range found {
+			if c.Victims().NumPDBViolations == 0 {
+				nonViolating++
+			}
+		}
+		candidates = append(candidates, found...)
+		if nonViolating > 0 && len(candidates) >= int(want) {
+			break
+		}
+	}
+	return candidates, nodeStatuses, nil
 }
 
 // pickCandidate chooses among preemption candidates by the evaluator's

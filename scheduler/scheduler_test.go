@@ -2,6 +2,7 @@ package scheduler_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -210,6 +211,38 @@ func TestPreemptionNamesTheVictims(t *testing.T) {
 	}
 	if !strings.Contains(res.Unschedulable.Message, "Insufficient cpu") {
 		t.Fatalf("message %q", res.Unschedulable.Message)
+	}
+}
+
+// TestPreemptionStopsAtThePluginsNumberOfCandidates: on 200 full nodes,
+// DefaultPreemption wants max(10% of the nodes, 100) candidates; once it
+// has them it stops looking, so the cheaper victims on the last nodes (by
+// name) are not found, and the choice is made among the first ones — for
+// every parallelism.
+func TestPreemptionStopsAtThePluginsNumberOfCandidates(t *testing.T) {
+	var nodes []*corev1.Node
+	var pods []*corev1.Pod
+	for i := range 200 {
+		name := fmt.Sprintf("n%03d", i)
+		nodes = append(nodes, Node(name).Cap("cpu", "4").Obj())
+		prio := int32(100) // the first nodes' victims: priority 100
+		if i >= 150 {
+			prio = 10 // cheaper victims, never looked at
+		}
+		pods = append(pods, Pod("p-"+name).Req("cpu", "4").Priority(prio).On(name).Obj())
+	}
+	for _, par := range []int{1, 2, 16} {
+		s, err := scheduler.New(context.Background(), cluster(nodes, pods...), scheduler.Options{Seed: 1, Parallelism: par})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Schedule(context.Background(), Pod("high").Req("cpu", "2").Priority(1000).Obj())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.NominatedNode != "n000" || len(res.Victims) != 1 || res.Victims[0].Name != "p-n000" {
+			t.Errorf("parallelism %d: nominated %q with victims %v, want n000 with p-n000 (the first of the candidates found)", par, res.NominatedNode, res.Victims)
+		}
 	}
 }
 
