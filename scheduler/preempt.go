@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
@@ -96,6 +97,7 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	if err != nil {
 		return nil, "", "", fmt.Errorf("listing PodDisruptionBudgets: %w", err)
 	}
+	pdbs = s.budgetsOfVictims(pdbs, withVictims, prio)
 	sort.Slice(pdbs, func(i, j int) bool {
 		return pdbs[i].Namespace+"/"+pdbs[i].Name < pdbs[j].Namespace+"/"+pdbs[j].Name
 	})
@@ -109,6 +111,52 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	best := pickCandidate(candidates)
 	victims := best.Victims().Pods
 	return victims, best.Name(), fmt.Sprintf("preemption: found a potential placement for pod on node %v, preempting %d victims", best.Name(), len(victims)), nil
+}
+
+// budgetsOfVictims keeps the budgets that select a pod the preemption
+// could evict (one of lower priority than prio on the nodes). The plugin
+// weighs every victim against every budget of its namespace, parsing the
+// budget's selector each time; a budget that selects no possible victim
+// never changes its answer, and leaving it out saves the parsing.
+func (s *Scheduler) budgetsOfVictims(pdbs []*policyv1.PodDisruptionBudget, nodes []fwk.NodeInfo, prio int32) []*policyv1.PodDisruptionBudget {
+	byNS := map[string][]*policyv1.PodDisruptionBudget{}
+	for _, pdb := range pdbs {
+		byNS[pdb.Namespace] = append(byNS[pdb.Namespace], pdb)
+	}
+	if s.pdbSelectors == nil {
+		s.pdbSelectors = map[*policyv1.PodDisruptionBudget]labels.Selector{}
+	}
+	keep := map[*policyv1.PodDisruptionBudget]bool{}
+	for _, n := range nodes {
+		for _, pi := range n.GetPods() {
+			pod := pi.GetPod()
+			if corev1helpers.PodPriority(pod) >= prio || len(pod.Labels) == 0 {
+				continue
+			}
+			for _, pdb := range byNS[pod.Namespace] {
+				if keep[pdb] {
+					continue
+				}
+				sel, ok := s.pdbSelectors[pdb]
+				if !ok {
+					if parsed, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil && !parsed.Empty() {
+						sel = parsed
+					}
+					s.pdbSelectors[pdb] = sel
+				}
+				if sel != nil && sel.Matches(labels.Set(pod.Labels)) {
+					keep[pdb] = true
+				}
+			}
+		}
+	}
+	out := make([]*policyv1.PodDisruptionBudget, 0, len(keep))
+	for _, pdb := range pdbs {
+		if keep[pdb] {
+			out = append(out, pdb)
+		}
+	}
+	return out
 }
 
 // preemptionChunk is how many nodes a dry run evaluates before it checks

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
@@ -29,6 +31,9 @@ type Scheduler struct {
 	preemptionEnabled bool
 	// trial: the cycle in progress is TryPlace's, which skips preemption.
 	trial bool
+	// pdbSelectors caches each PodDisruptionBudget's parsed selector (nil:
+	// it selects nothing), by the lister's object.
+	pdbSelectors map[*policyv1.PodDisruptionBudget]labels.Selector
 
 	filters []pluginRef[fwk.FilterPlugin]
 	scores  []pluginRef[fwk.ScorePlugin]

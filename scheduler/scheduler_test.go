@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -243,6 +244,32 @@ func TestPreemptionStopsAtThePluginsNumberOfCandidates(t *testing.T) {
 		if res.NominatedNode != "n000" || len(res.Victims) != 1 || res.Victims[0].Name != "p-n000" {
 			t.Errorf("parallelism %d: nominated %q with victims %v, want n000 with p-n000 (the first of the candidates found)", par, res.NominatedNode, res.Victims)
 		}
+	}
+}
+
+// TestPreemptionSparesPodsABudgetProtects: of two equal candidates, the
+// one whose victim a PodDisruptionBudget protects (no disruption allowed)
+// is passed over, though it comes first by name; budgets selecting no
+// possible victim change nothing.
+func TestPreemptionSparesPodsABudgetProtects(t *testing.T) {
+	snap := cluster([]*corev1.Node{Node("n1").Obj(), Node("n2").Obj()},
+		Pod("a").Label("app", "a").Req("cpu", "3").Priority(0).On("n1").Obj(),
+		Pod("b").Label("app", "b").Req("cpu", "3").Priority(0).On("n2").Obj())
+	budget := func(name, app string, allowed int32) policyv1.PodDisruptionBudget {
+		return policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec:       policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}},
+			Status:     policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed},
+		}
+	}
+	snap.PodDisruptionBudgets = []policyv1.PodDisruptionBudget{budget("protects-a", "a", 0), budget("elsewhere", "zzz", 0), budget("other", "c", 5)}
+	s := newScheduler(t, snap, false)
+	res, err := s.Schedule(context.Background(), Pod("high").Req("cpu", "2").Priority(1000).Obj())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NominatedNode != "n2" || len(res.Victims) != 1 || res.Victims[0].Name != "b" {
+		t.Fatalf("nominated %q with victims %v, want n2 with b (a's budget allows no disruption)", res.NominatedNode, res.Victims)
 	}
 }
 
