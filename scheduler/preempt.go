@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,11 +98,7 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	if err != nil {
 		return nil, "", "", fmt.Errorf("listing PodDisruptionBudgets: %w", err)
 	}
-	pdbs = s.budgetsOfVictims(pdbs, withVictims, prio)
-	sort.Slice(pdbs, func(i, j int) bool {
-		return pdbs[i].Namespace+"/"+pdbs[i].Name < pdbs[j].Namespace+"/"+pdbs[j].Name
-	})
-	candidates, nodeStatuses, err := s.dryRunPreemption(ctx, pl, state, pod, potential, withVictims, pdbs)
+	candidates, nodeStatuses, err := s.dryRunPreemption(ctx, pl, state, pod, potential, withVictims, pdbs, prio)
 	if err != nil {
 		return nil, "", "", err
 	}
@@ -113,47 +110,42 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	return victims, best.Name(), fmt.Sprintf("preemption: found a potential placement for pod on node %v, preempting %d victims", best.Name(), len(victims)), nil
 }
 
-// budgetsOfVictims keeps the budgets that select a pod the preemption
-// could evict (one of lower priority than prio on the nodes). The plugin
-// weighs every victim against every budget of its namespace, parsing the
-// budget's selector each time; a budget that selects no possible victim
-// never changes its answer, and leaving it out saves the parsing.
-func (s *Scheduler) budgetsOfVictims(pdbs []*policyv1.PodDisruptionBudget, nodes []fwk.NodeInfo, prio int32) []*policyv1.PodDisruptionBudget {
-	byNS := map[string][]*policyv1.PodDisruptionBudget{}
-	for _, pdb := range pdbs {
-		byNS[pdb.Namespace] = append(byNS[pdb.Namespace], pdb)
-	}
+// budgetSelectors returns each budget's parsed selector (nil: it selects
+// nothing), parsing only those not seen before.
+func (s *Scheduler) budgetSelectors(pdbs []*policyv1.PodDisruptionBudget) map[*policyv1.PodDisruptionBudget]labels.Selector {
 	if s.pdbSelectors == nil {
 		s.pdbSelectors = map[*policyv1.PodDisruptionBudget]labels.Selector{}
 	}
-	keep := map[*policyv1.PodDisruptionBudget]bool{}
-	for _, n := range nodes {
-		for _, pi := range n.GetPods() {
-			pod := pi.GetPod()
-			if corev1helpers.PodPriority(pod) >= prio || len(pod.Labels) == 0 {
-				continue
-			}
-			for _, pdb := range byNS[pod.Namespace] {
-				if keep[pdb] {
-					continue
-				}
-				sel, ok := s.pdbSelectors[pdb]
-				if !ok {
-					if parsed, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil && !parsed.Empty() {
-						sel = parsed
-					}
-					s.pdbSelectors[pdb] = sel
-				}
-				if sel != nil && sel.Matches(labels.Set(pod.Labels)) {
-					keep[pdb] = true
-				}
-			}
-		}
-	}
-	out := make([]*policyv1.PodDisruptionBudget, 0, len(keep))
 	for _, pdb := range pdbs {
-		if keep[pdb] {
-			out = append(out, pdb)
+		if _, ok := s.pdbSelectors[pdb]; ok {
+			continue
+		}
+		var sel labels.Selector
+		if parsed, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil && !parsed.Empty() {
+			sel = parsed
+		}
+		s.pdbSelectors[pdb] = sel
+	}
+	return s.pdbSelectors
+}
+
+// budgetsOn lists the budgets (of byNS, by namespace) that select a pod
+// the preemption could evict from node n: one of lower priority than prio.
+// The plugin weighs every victim against every budget of its namespace,
+// parsing the budget's selector each time; a budget that selects no
+// possible victim never changes its answer, and leaving it out saves the
+// parsing. Only reads sels: safe in parallel.
+func budgetsOn(n fwk.NodeInfo, byNS map[string][]*policyv1.PodDisruptionBudget, sels map[*policyv1.PodDisruptionBudget]labels.Selector, prio int32) []*policyv1.PodDisruptionBudget {
+	var out []*policyv1.PodDisruptionBudget
+	for _, pi := range n.GetPods() {
+		pod := pi.GetPod()
+		if corev1helpers.PodPriority(pod) >= prio || len(pod.Labels) == 0 {
+			continue
+		}
+		for _, pdb := range byNS[pod.Namespace] {
+			if sel := sels[pdb]; sel != nil && !slices.Contains(out, pdb) && sel.Matches(labels.Set(pod.Labels)) {
+				out = append(out, pdb)
+			}
 		}
 	}
 	return out
@@ -170,11 +162,13 @@ const preemptionChunk = 16
 // it has a candidate that violates no budget and GetOffsetAndNumCandidates'
 // number of candidates in all. Upstream evaluates the same rule in
 // parallel from a random offset, so which candidates it finds depends on
-// chance and goroutine timing; here it is the first ones by name. The
-// potential nodes without a lower-priority pod get the status upstream
-// gives them, "No preemption victims found for incoming pod".
+// chance and goroutine timing; here it is the first ones by name. Each
+// node's dry run is the plugin's own, given the budgets that select a pod
+// on that node. The potential nodes without a lower-priority pod get the
+// status upstream gives them, "No preemption victims found for incoming
+// pod".
 func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.DefaultPreemption, state fwk.CycleState, pod *corev1.Pod,
-	potential, withVictims []fwk.NodeInfo, pdbs []*policyv1.PodDisruptionBudget) ([]preemption.Candidate, *framework.NodeToStatus, error) {
+	potential, withVictims []fwk.NodeInfo, pdbs []*policyv1.PodDisruptionBudget, prio int32) ([]preemption.Candidate, *framework.NodeToStatus, error) {
 	sort.Slice(withVictims, func(i, j int) bool { return withVictims[i].Node().Name < withVictims[j].Node().Name })
 	nodeStatuses := framework.NewDefaultNodeToStatus()
 	has := make(map[string]bool, len(withVictims))
@@ -186,22 +180,39 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.
 			nodeStatuses.Set(n.Node().Name, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod"))
 		}
 	}
+	sels := s.budgetSelectors(pdbs)
+	byNS := map[string][]*policyv1.PodDisruptionBudget{}
+	for _, pdb := range pdbs {
+		byNS[pdb.Namespace] = append(byNS[pdb.Namespace], pdb)
+	}
+	type nodeRun struct {
+		found    []preemption.Candidate
+		statuses *framework.NodeToStatus
+		err      error
+	}
 	_, want := pl.GetOffsetAndNumCandidates(int32(len(potential)))
 	var candidates []preemption.Candidate
 	nonViolating := 0
 	for start := 0; start < len(withVictims); start += preemptionChunk {
 		part := withVictims[start:min(start+preemptionChunk, len(withVictims))]
-		found, statuses, err := pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, part, pdbs, 0, int32(len(part)))
-		if err != nil {
-			return nil, nil, fmt.Errorf("preemption dry run: %w", err)
-		}
-		statuses.ForEachExplicitNode(func(name string, st *fwk.Status) { nodeStatuses.Set(name, st) })
-		for _, c := range found {
-			if c.Victims().NumPDBViolations == 0 {
-				nonViolating++
+		runs := make([]nodeRun, len(part))
+		s.fw.Parallelizer().Until(ctx, len(part), func(i int) {
+			n := part[i]
+			r := &runs[i]
+			r.found, r.statuses, r.err = pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, []fwk.NodeInfo{n}, budgetsOn(n, byNS, sels, prio), 0, 1)
+		}, "Preemption")
+		for _, r := range runs {
+			if r.err != nil {
+				return nil, nil, fmt.Errorf("preemption dry run: %w", r.err)
 			}
+			r.statuses.ForEachExplicitNode(func(name string, st *fwk.Status) { nodeStatuses.Set(name, st) })
+			for _, c := range r.found {
+				if c.Victims().NumPDBViolations == 0 {
+					nonViolating++
+				}
+			}
+			candidates = append(candidates, r.found...)
 		}
-		candidates = append(candidates, found...)
 		if nonViolating > 0 && len(candidates) >= int(want) {
 			break
 		}
