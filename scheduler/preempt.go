@@ -11,6 +11,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -129,26 +130,64 @@ func (s *Scheduler) budgetSelectors(pdbs []*policyv1.PodDisruptionBudget) map[*p
 	return s.pdbSelectors
 }
 
-// budgetsOn lists the budgets (of byNS, by namespace) that select a pod
-// the preemption could evict from node n: one of lower priority than prio.
-// The plugin weighs every victim against every budget of its namespace,
-// parsing the budget's selector each time; a budget that selects no
-// possible victim never changes its answer, and leaving it out saves the
-// parsing. Only reads sels: safe in parallel.
-func budgetsOn(n fwk.NodeInfo, byNS map[string][]*policyv1.PodDisruptionBudget, sels map[*policyv1.PodDisruptionBudget]labels.Selector, prio int32) []*policyv1.PodDisruptionBudget {
+// budgetsOn lists the budgets that select a pod the preemption could evict
+// from node n: one of lower priority than prio. The plugin weighs every
+// victim against every budget of its namespace, parsing the budget's
+// selector each time; a budget that selects no possible victim never
+// changes its answer, and leaving it out saves the parsing. Only reads
+// podBudgets (filled by noteBudgetsOf): safe in parallel.
+func (s *Scheduler) budgetsOn(n fwk.NodeInfo, prio int32) []*policyv1.PodDisruptionBudget {
 	var out []*policyv1.PodDisruptionBudget
 	for _, pi := range n.GetPods() {
 		pod := pi.GetPod()
-		if corev1helpers.PodPriority(pod) >= prio || len(pod.Labels) == 0 {
+		if corev1helpers.PodPriority(pod) >= prio {
 			continue
 		}
-		for _, pdb := range byNS[pod.Namespace] {
-			if sel := sels[pdb]; sel != nil && !slices.Contains(out, pdb) && sel.Matches(labels.Set(pod.Labels)) {
+		for _, pdb := range s.podBudgets[keyOf(pod)] {
+			if !slices.Contains(out, pdb) {
 				out = append(out, pdb)
 			}
 		}
 	}
 	return out
+}
+
+// podKey identifies a pod object across the scheduler's copies of it.
+type podKey struct {
+	namespace, name string
+	uid             types.UID
+}
+
+func keyOf(pod *corev1.Pod) podKey { return podKey{pod.Namespace, pod.Name, pod.UID} }
+
+// noteBudgetsOf records, for each lower-priority pod on the nodes not seen
+// before, the budgets (of byNS, by namespace) whose selector matches it.
+// A pod's labels and the budgets' selectors do not change while the
+// scheduler runs.
+func (s *Scheduler) noteBudgetsOf(nodes []fwk.NodeInfo, byNS map[string][]*policyv1.PodDisruptionBudget, sels map[*policyv1.PodDisruptionBudget]labels.Selector, prio int32) {
+	if s.podBudgets == nil {
+		s.podBudgets = map[podKey][]*policyv1.PodDisruptionBudget{}
+	}
+	for _, n := range nodes {
+		for _, pi := range n.GetPods() {
+			pod := pi.GetPod()
+			if corev1helpers.PodPriority(pod) >= prio {
+				continue
+			}
+			if _, ok := s.podBudgets[keyOf(pod)]; ok {
+				continue
+			}
+			var match []*policyv1.PodDisruptionBudget
+			if len(pod.Labels) > 0 {
+				for _, pdb := range byNS[pod.Namespace] {
+					if sel := sels[pdb]; sel != nil && sel.Matches(labels.Set(pod.Labels)) {
+						match = append(match, pdb)
+					}
+				}
+			}
+			s.podBudgets[keyOf(pod)] = match
+		}
+	}
 }
 
 // preemptionChunk is how many nodes a dry run evaluates before it checks
@@ -196,10 +235,11 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.
 	for start := 0; start < len(withVictims); start += preemptionChunk {
 		part := withVictims[start:min(start+preemptionChunk, len(withVictims))]
 		runs := make([]nodeRun, len(part))
+		s.noteBudgetsOf(part, byNS, sels, prio)
 		s.fw.Parallelizer().Until(ctx, len(part), func(i int) {
 			n := part[i]
 			r := &runs[i]
-			r.found, r.statuses, r.err = pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, []fwk.NodeInfo{n}, budgetsOn(n, byNS, sels, prio), 0, 1)
+			r.found, r.statuses, r.err = pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, []fwk.NodeInfo{n}, s.budgetsOn(n, prio), 0, 1)
 		}, "Preemption")
 		for _, r := range runs {
 			if r.err != nil {

@@ -34,6 +34,9 @@ type Scheduler struct {
 	// pdbSelectors caches each PodDisruptionBudget's parsed selector (nil:
 	// it selects nothing), by the lister's object.
 	pdbSelectors map[*policyv1.PodDisruptionBudget]labels.Selector
+	// podBudgets caches the budgets selecting each pod preemption weighed
+	// as a victim (a pod's labels never change).
+	podBudgets map[podKey][]*policyv1.PodDisruptionBudget
 
 	filters []pluginRef[fwk.FilterPlugin]
 	scores  []pluginRef[fwk.ScorePlugin]
