@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/noderoll/noderoll/executor"
+	"github.com/noderoll/noderoll/plan"
 	"github.com/noderoll/noderoll/snapshot/capture"
 	"github.com/noderoll/noderoll/snapshot/materialize"
 )
@@ -54,6 +55,14 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 		t.Skip("set NODEROLL_E2E_FULL=1 to run the full rollout with kill and resume (flaky, see the comment)")
 	}
 	c := NewTestCluster(t, Config{})
+	if dir := os.Getenv("NODEROLL_E2E_ARTIFACTS"); dir != "" {
+		// Before the cluster stops (cleanups run last first).
+		t.Cleanup(func() {
+			if t.Failed() {
+				saveArtifacts(t, c, filepath.Join(dir, t.Name()+"-"+time.Now().UTC().Format("150405")+"-end"))
+			}
+		})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
@@ -86,6 +95,11 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 		t.Fatalf("noderoll plan: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("%s", out)
+	p, err := plan.Load(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkHeadroom(t, snap, p, 0.25)
 	kube := []string{"--kubeconfig", c.Kubeconfig, "-n", "kube-system", "--lease-duration", "6s"}
 
 	t.Run("a dry run prints the actions and changes nothing", func(t *testing.T) {
@@ -171,6 +185,7 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 
 		out, errOut, code = noderoll(ctx, bin, append([]string{"execute", planFile, "--identity", "executor-c", "--resume", "--record", recordFile}, kube...)...)
 		if code != 0 {
+			diagnoseNotReady(ctx, t, c)
 			t.Fatalf("execute --resume: exit %d\n%s%s\nexecutor-a:\n%s", code, out, errOut, readFile(t, logA.Name()))
 		}
 		t.Logf("executor-a:\n%s\nexecutor-c:\n%s", lastLines(readFile(t, logA.Name()), 15), lastLines(out, 15))
@@ -258,6 +273,9 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 			if ready[k] < n || all[k] != ready[k] {
 				t.Errorf("%s: %d pods, %d Running and Ready; %d before", k, all[k], ready[k], n)
 			}
+		}
+		if t.Failed() {
+			diagnoseNotReady(ctx, t, c)
 		}
 	})
 

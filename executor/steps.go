@@ -364,8 +364,11 @@ func (e *executor) settle(ctx context.Context, nr *NodeRun) error {
 		if cause := context.Cause(ctx); cause != nil {
 			return cause
 		}
+		if pods, lerr := e.pods.List(labels.Everything()); lerr == nil {
+			short = shortWorkloads(nr.Displaced, pods)
+		}
 		return &GateError{Batch: e.p.BatchOf(nr.Name), Gate: "workloads-ready",
-			Message: fmt.Sprintf("the workloads displaced from node %s are not Ready after %v: %s", nr.Name, timeout, strings.Join(short, ", "))}
+			Message: fmt.Sprintf("the workloads displaced from node %s are not Ready after %v: %s", nr.Name, timeout, strings.Join(short, "; "))}
 	}
 	now := e.cfg.Clock.Now()
 	if err := e.setPhase(ctx, nr, PhaseDone, func() { nr.Done = &now; nr.Message = ""; nr.LastReady = last }); err != nil {
@@ -374,6 +377,43 @@ func (e *executor) settle(ctx context.Context, nr *NodeRun) error {
 	e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonReplaced, "replaced; its displaced workloads are Ready")
 	e.logf("node %s: done, %d displaced workloads Ready", nr.Name, len(nr.Displaced))
 	return nil
+}
+
+// maxPodsDescribed bounds how many not-Ready pods of one workload the
+// workloads-ready gate describes.
+const maxPodsDescribed = 3
+
+// shortWorkloads says, for each displaced workload with fewer Ready pods
+// than it had when the drain began, how many it has and where each of its
+// other pods is and why it is not Ready — most often a pod the scheduler
+// cannot place, with the scheduler's reason: what an operator looks at
+// when the workloads-ready gate stops a rollout. Sorted by workload.
+func shortWorkloads(displaced map[string]int, pods []*corev1.Pod) []string {
+	ready := readyOf(pods)
+	var out []string
+	for _, k := range sortedKeys(displaced) {
+		if ready[k] >= displaced[k] {
+			continue
+		}
+		var notReady []string
+		for _, p := range pods {
+			if ownerKey(p) == k && (p.DeletionTimestamp != nil || !plan.IsReady(p)) {
+				notReady = append(notReady, describePod(p))
+			}
+		}
+		slices.Sort(notReady)
+		if n := len(notReady); n > maxPodsDescribed {
+			notReady = append(notReady[:maxPodsDescribed], fmt.Sprintf("%d more", n-maxPodsDescribed))
+		}
+		s := fmt.Sprintf("%s (%d of %d Ready", k, ready[k], displaced[k])
+		if len(notReady) > 0 {
+			s += "; not Ready: " + strings.Join(notReady, ", ")
+		} else {
+			s += "; no other pod exists: its controller has not replaced the evicted ones"
+		}
+		out = append(out, s+")")
+	}
+	return out
 }
 
 // gates checks, against fresh state, that batch i may start, and records
