@@ -103,6 +103,10 @@ type NodeRun struct {
 	// PDBStallSeconds is the time between the drain's first 429 and the
 	// last refused eviction going through.
 	PDBStallSeconds float64 `json:"pdbStallSeconds"`
+	// EvictionsCompleted counts the pods a resumed drain found granted
+	// eviction by their budget but never deleted (the executor that asked
+	// died in the request), and deleted (see grantedEvictions).
+	EvictionsCompleted int `json:"evictionsCompleted,omitempty"`
 	// Displaced are the controllers ("Kind/namespace/name") of the pods
 	// the drain evicted, with how many of their pods were Ready before.
 	Displaced map[string]int `json:"displaced,omitempty"`

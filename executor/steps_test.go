@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	. "github.com/noderoll/noderoll/internal/testutil"
@@ -54,6 +56,62 @@ func TestShortWorkloads(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := shortWorkloads(tc.displaced, tc.pods); !slices.Equal(got, tc.want) {
 				t.Errorf("got\n%q\nwant\n%q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestGrantedEvictions: a resumed drain completes the evictions a budget
+// granted to the executor that died — pods the budget still counts as
+// disrupted and that are not being deleted — and only those.
+func TestGrantedEvictions(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	budget := func(name, app string, disrupted map[string]time.Time) *policyv1.PodDisruptionBudget {
+		pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec: policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}}
+		for pod, at := range disrupted {
+			if pdb.Status.DisruptedPods == nil {
+				pdb.Status.DisruptedPods = map[string]metav1.Time{}
+			}
+			pdb.Status.DisruptedPods[pod] = metav1.NewTime(at)
+		}
+		return pdb
+	}
+	pod := func(name, app string) corev1.Pod {
+		return *Pod(name).Label("app", app).OwnedBy("ReplicaSet", app).On("n1").Running().Obj()
+	}
+	deleting := pod("web-c", "web")
+	deleting.DeletionTimestamp = &metav1.Time{Time: now}
+	pods := []corev1.Pod{pod("web-a", "web"), pod("web-b", "web"), deleting, pod("db-0", "db")}
+	for _, tc := range []struct {
+		name string
+		pdbs []*policyv1.PodDisruptionBudget
+		want []string
+	}{
+		{"no budget counts a pod as disrupted", []*policyv1.PodDisruptionBudget{budget("web", "web", nil)}, nil},
+		{"a pod granted eviction 10 s ago and not deleted",
+			[]*policyv1.PodDisruptionBudget{budget("web", "web", map[string]time.Time{"web-a": now.Add(-10 * time.Second)})},
+			[]string{"web-a by default/web"}},
+		{"a pod being deleted is left to its deletion",
+			[]*policyv1.PodDisruptionBudget{budget("web", "web", map[string]time.Time{"web-c": now.Add(-10 * time.Second)})}, nil},
+		{"an entry the disruption controller has forgotten (over 2 minutes)",
+			[]*policyv1.PodDisruptionBudget{budget("web", "web", map[string]time.Time{"web-a": now.Add(-3 * time.Minute)})}, nil},
+		{"an entry of another budget's pod of the same name is not this pod's",
+			[]*policyv1.PodDisruptionBudget{budget("db", "db", map[string]time.Time{"web-b": now.Add(-time.Second)})}, nil},
+		{"several budgets, several pods",
+			[]*policyv1.PodDisruptionBudget{
+				budget("web", "web", map[string]time.Time{"web-a": now.Add(-time.Second), "web-b": now.Add(-119 * time.Second)}),
+				budget("db", "db", map[string]time.Time{"db-0": now.Add(-time.Minute), "gone": now}),
+			},
+			[]string{"web-a by default/web", "web-b by default/web", "db-0 by default/db"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, g := range grantedEvictions(pods, tc.pdbs, now) {
+				got = append(got, g.pod.Name+" by "+g.pdb)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
 	}

@@ -127,11 +127,19 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 		}
 		return s
 	case FigureEvictionsBlocked:
-		return fmt.Sprintf("429s count how often a retried eviction met a budget with no disruption left: it depends on how long replacements take to become Ready (the plan assumed podStartupSeconds=%v) and on how evictions interleave; measure the cluster's start-up times and set timing.podStartupSeconds (and per-workload overrides) in the simulation config",
+		s := fmt.Sprintf("429s count how often a retried eviction met a budget with no disruption left: it depends on how long replacements take to become Ready (the plan assumed podStartupSeconds=%v) and on how evictions interleave; measure the cluster's start-up times and set timing.podStartupSeconds (and per-workload overrides) in the simulation config",
 			assumption(p, "podStartupSeconds"))
+		if resumed > 0 {
+			completed := 0
+			for _, n := range br.NodeRuns {
+				completed += n.EvictionsCompleted
+			}
+			s += fmt.Sprintf("; %d drains were resumed after the executor died: the evictions it had under way charged their budgets, and %d of their pods were left undeleted and deleted by the resumed drain (the disruption controller would have held the budgets for 2 minutes), which the simulation does not model", resumed, completed)
+		}
+		return s
 	case FigurePendingPeak:
 		if pr.PendingPeak > br.Actual.PendingPeak {
-			return "the simulator notes its pending peak when a replacement pod is created, before the scheduling pass of the same virtual instant, so every pod evicted at one moment counts as waiting although most are placed at once; on the cluster the scheduler binds them within milliseconds and the executor (sampling every poll interval) saw only those that really waited: the simulator would have to note the peak after its scheduling pass"
+			return "the simulator counts, exactly, the pods still waiting for a node once each virtual instant's scheduling pass has run; the executor samples the cluster every poll interval and misses those that waited less, and the live scheduler placed some the simulation could not (compare the unschedulable figures): re-plan from a fresh capture"
 		}
 		return "the pending peak is sampled every poll interval on the cluster and exact in the simulation; more pods waited than predicted, for capacity or constraints the simulation met differently: re-plan from a fresh capture, and compare the unschedulable figures"
 	case FigureUnschedulable:
