@@ -308,3 +308,26 @@ func podCensus(ctx context.Context, t *testing.T, c kubernetes.Interface) (all, 
 	}
 	return all, ready
 }
+
+// grantedNotDeleted counts the pods on the given nodes that a
+// PodDisruptionBudget counts as disrupted (status.disruptedPods) and that
+// are not being deleted: evictions the budget granted whose pods the API
+// server never deleted, because the client that asked died in the
+// request.
+func grantedNotDeleted(ctx context.Context, t *testing.T, c kubernetes.Interface, nodes []string) int {
+	t.Helper()
+	pdbs, err := c.PolicyV1().PodDisruptionBudgets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("listing PDBs: %v", err)
+	}
+	n := 0
+	for _, pdb := range pdbs.Items {
+		for name := range pdb.Status.DisruptedPods {
+			p, err := c.CoreV1().Pods(pdb.Namespace).Get(ctx, name, metav1.GetOptions{})
+			if err == nil && p.DeletionTimestamp == nil && slices.Contains(nodes, p.Spec.NodeName) {
+				n++
+			}
+		}
+	}
+	return n
+}

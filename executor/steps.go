@@ -157,6 +157,9 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		}
 	}
 	if err := e.update(ctx, func() {
+		if nr.PodsToEvict == 0 {
+			nr.PodsToEvict = len(pods)
+		}
 		if nr.Displaced == nil {
 			nr.Displaced = map[string]int{}
 		}
@@ -206,7 +209,12 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		return fmt.Errorf("draining: %w", derr)
 	}
 	done := e.cfg.Clock.Now()
-	if err := e.setPhase(ctx, nr, PhaseDrained, func() { nr.Drained = &done }); err != nil {
+	if err := e.setPhase(ctx, nr, PhaseDrained, func() {
+		nr.Drained = &done
+		if nr.DrainResumes > 0 {
+			nr.Evictions = nr.PodsToEvict
+		}
+	}); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("drained: %d evictions, %d refused with 429", nr.Evictions, nr.EvictionsBlocked)

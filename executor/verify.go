@@ -123,7 +123,7 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 	case FigureEvictions:
 		s := "the pods on the batch's nodes at drain time were not those of the snapshot planned on (the live scheduler placed them, and earlier batches moved some): re-plan from a fresh capture (`noderoll snapshot capture`, then `noderoll plan`)"
 		if resumed > 0 {
-			s += fmt.Sprintf("; %d drains were resumed after the executor died, and evictions answered while no executor ran were not counted", resumed)
+			s += fmt.Sprintf("; %d drains were resumed after the executor died (their evictions are the pods their first listing found)", resumed)
 		}
 		return s
 	case FigureEvictionsBlocked:
