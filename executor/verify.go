@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -129,6 +130,7 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 	case FigureEvictionsBlocked:
 		s := fmt.Sprintf("429s count how often a retried eviction met a budget with no disruption left: it depends on how long replacements take to become Ready (the plan assumed podStartupSeconds=%v) and on how evictions interleave; measure the cluster's start-up times and set timing.podStartupSeconds (and per-workload overrides) in the simulation config",
 			assumption(p, "podStartupSeconds"))
+		s += statefulSetMemory(br)
 		if resumed > 0 {
 			completed := 0
 			for _, n := range br.NodeRuns {
@@ -168,9 +170,28 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 			s += fmt.Sprintf("; after node %s was uncordoned, the batch waited %.0fs for %s to be Ready again",
 				slow.Name, slow.Done.Sub(*slow.Uncordoned).Seconds(), strings.Join(slow.LastReady, ", "))
 		}
-		return s + ": set timing.reinstallSeconds and timing.joinSeconds in the simulation config to what the hook really takes"
+		return s + statefulSetMemory(br) + ": set timing.reinstallSeconds and timing.joinSeconds in the simulation config to what the hook really takes"
 	}
 	return ""
+}
+
+// statefulSetMemory explains, for a batch that displaced StatefulSet
+// pods, a delay the simulation does not model; "" otherwise.
+func statefulSetMemory(br *BatchRun) string {
+	var sets []string
+	for _, n := range br.NodeRuns {
+		for k := range n.Displaced {
+			if strings.HasPrefix(k, "StatefulSet/") && !slices.Contains(sets, k) {
+				sets = append(sets, k)
+			}
+		}
+	}
+	if len(sets) == 0 {
+		return ""
+	}
+	slices.Sort(sets)
+	return fmt.Sprintf("; the batch evicted pods of %s: a StatefulSet's replacement has its predecessor's name, and when it is created before the disruption controller has seen the old pod go, its budget counts it as disrupted (status.disruptedPods is keyed by name) until 2 minutes after the eviction and refuses evictions meanwhile, a race the simulation does not model",
+		strings.Join(sets, ", "))
 }
 
 func assumption(p *plan.Plan, key string) string {
