@@ -236,6 +236,17 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 			t.Errorf("the resumed drains completed %d evictions, but %d pods had been granted eviction and not deleted when executor-a died", completed, grantedAtKill)
 		}
 		t.Logf("evictions completed by the resumed drains: %d", completed)
+		for i, b := range rec.Batches {
+			if b.StartedAt == nil || b.EndedAt == nil {
+				continue
+			}
+			var gates time.Duration
+			if i > 0 && rec.Batches[i-1].EndedAt != nil {
+				gates = b.StartedAt.Sub(*rec.Batches[i-1].EndedAt)
+			}
+			t.Logf("batch %d: %v between the previous batch and this one (gates), %v to replace its nodes",
+				i, gates.Round(100*time.Millisecond), b.EndedAt.Sub(*b.StartedAt).Round(100*time.Millisecond))
+		}
 		if len(drainingAtKill) == 0 {
 			t.Errorf("no node was being drained when executor-a was killed")
 		}
