@@ -246,6 +246,11 @@ func TestExecutorReplacesEveryNodeOfTheSmallProfile(t *testing.T) {
 			}
 			t.Logf("batch %d: %v between the previous batch and this one (gates), %v to replace its nodes",
 				i, gates.Round(100*time.Millisecond), b.EndedAt.Sub(*b.StartedAt).Round(100*time.Millisecond))
+			for _, g := range b.Gates {
+				if g.WaitedFor != "" {
+					t.Logf("batch %d: gate %s waited %.0fs for: %s", i, g.Gate, g.WaitedSeconds, g.WaitedFor)
+				}
+			}
 		}
 		if len(drainingAtKill) == 0 {
 			t.Errorf("no node was being drained when executor-a was killed")

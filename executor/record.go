@@ -86,6 +86,11 @@ type GateResult struct {
 	Passed  bool      `json:"passed"`
 	Message string    `json:"message,omitempty"`
 	At      time.Time `json:"at"`
+	// WaitedSeconds is how long a gate that may clear by itself waited
+	// (up to gates.settleSeconds), and WaitedFor what its first check
+	// found.
+	WaitedSeconds float64 `json:"waitedSeconds,omitempty"`
+	WaitedFor     string  `json:"waitedFor,omitempty"`
 }
 
 // NodeRun is one node's replacement as it happened.

@@ -523,7 +523,8 @@ func (e *executor) gates(ctx context.Context, i int, b *BatchRun) error {
 		{"resimulation", false, func(ctx context.Context) (string, error) { return e.checkResimulation(ctx, i) }},
 	} {
 		msg, err := g.check(ctx)
-		deadline := e.cfg.Clock.Now().Add(settle)
+		started, first := e.cfg.Clock.Now(), msg
+		deadline := started.Add(settle)
 		for err == nil && msg != "" && g.wait && e.cfg.Clock.Now().Before(deadline) {
 			select {
 			case <-ctx.Done():
@@ -536,6 +537,9 @@ func (e *executor) gates(ctx context.Context, i int, b *BatchRun) error {
 			return fmt.Errorf("gate %s: %w", g.name, err)
 		}
 		res := GateResult{Gate: g.name, Passed: msg == "", Message: msg, At: e.cfg.Clock.Now()}
+		if first != "" {
+			res.WaitedSeconds, res.WaitedFor = res.At.Sub(started).Seconds(), first
+		}
 		if uerr := e.update(ctx, func() { b.Gates = append(b.Gates, res) }); uerr != nil {
 			return uerr
 		}

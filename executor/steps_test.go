@@ -2,15 +2,21 @@ package executor
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	. "github.com/noderoll/noderoll/internal/testutil"
+	"github.com/noderoll/noderoll/plan"
 )
 
 // TestShortWorkloads: the workloads-ready gate's message names each
@@ -114,5 +120,45 @@ func TestGrantedEvictions(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCompleteGrantedEvictions: a resumed drain deletes the pod a budget
+// granted eviction to, with the plan's grace period and the pod's UID as
+// a precondition, counts it, and leaves the node's other pods to the
+// drain.
+func TestCompleteGrantedEvictions(t *testing.T) {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	granted := Pod("web-a").Label("app", "web").OwnedBy("ReplicaSet", "web").On("n1").Running().Obj()
+	other := Pod("web-b").Label("app", "web").OwnedBy("ReplicaSet", "web").On("n1").Running().Obj()
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec:   policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}},
+		Status: policyv1.PodDisruptionBudgetStatus{DisruptedPods: map[string]metav1.Time{"web-a": metav1.NewTime(now.Add(-5 * time.Second))}}}
+	client := fake.NewClientset(granted, other, pdb)
+	p := &plan.Plan{Metadata: plan.Metadata{Strategy: "rolling"}, Spec: plan.Spec{
+		Batches: []plan.Batch{{Index: 0, Nodes: []string{"n1"}}},
+		Drain:   plan.DrainOptions{GracePeriodSeconds: new(int64(3))}}}
+	e := &executor{cfg: Config{Clock: clocktesting.NewFakeClock(now)}, p: p, client: client, out: io.Discard,
+		rec: newRecord(p, plan.Digest(p), now), store: &progressStore{client: client, namespace: "kube-system"}}
+	nr := e.rec.Batches[0].NodeRuns[0]
+	if err := e.completeGrantedEvictions(t.Context(), nr, []corev1.Pod{*granted, *other}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Pods("default").Get(t.Context(), "web-a", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("web-a, granted eviction, is still there (%v)", err)
+	}
+	if _, err := client.CoreV1().Pods("default").Get(t.Context(), "web-b", metav1.GetOptions{}); err != nil {
+		t.Errorf("web-b, not granted eviction, was deleted: %v", err)
+	}
+	if nr.EvictionsCompleted != 1 {
+		t.Errorf("%d evictions completed, want 1", nr.EvictionsCompleted)
+	}
+	for _, a := range client.Actions() {
+		if d, ok := a.(k8stesting.DeleteActionImpl); ok && d.GetResource().Resource == "pods" {
+			o := d.GetDeleteOptions()
+			if o.GracePeriodSeconds == nil || *o.GracePeriodSeconds != 3 || o.Preconditions == nil || o.Preconditions.UID == nil || *o.Preconditions.UID != granted.UID {
+				t.Errorf("deleted %s with grace period %v and preconditions %+v; want 3 s and the pod's UID", d.GetName(), o.GracePeriodSeconds, o.Preconditions)
+			}
+		}
 	}
 }
