@@ -34,6 +34,11 @@
 // -timeout for instance, cannot clean up: its components keep running
 // until they are killed.)
 //
+// When the full-rollout test fails it writes what explains the pods that
+// are not Ready to its log (diagnoseNotReady); with
+// NODEROLL_E2E_ARTIFACTS=DIR it also copies the components' logs and the
+// cluster's objects to DIR before the cluster is deleted.
+//
 // The seed-scale measurement (500 nodes, ~20,000 pods) is not part of
 // `make test`: it runs only when NODEROLL_E2E_SEED=1 is set, see
 // TestSeedScaleCapture.

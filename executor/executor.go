@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -190,11 +192,16 @@ type executor struct {
 	out                 io.Writer
 	pods                corelisters.PodLister
 
-	mu      sync.Mutex // guards rec and what observation writes
+	mu      sync.Mutex // guards rec, version, saved and what observation writes
 	rec     *Record
 	store   *progressStore
 	cur     *BatchRun
 	unsched map[types.UID]bool
+	// version counts the states of rec persist was asked to save, and
+	// saved is the version of the last one saved; saveMu makes one save at
+	// a time (see persist).
+	version, saved uint64
+	saveMu         sync.Mutex
 }
 
 func (e *executor) logf(format string, args ...any) {
@@ -295,23 +302,50 @@ func (e *executor) finish(ctx context.Context, err error) (*Record, error) {
 	return e.rec, err
 }
 
-// persist saves the record in the progress ConfigMap.
+// persist saves the record in the progress ConfigMap, as it is now or
+// newer. The nodes of a batch change the record side by side: saves go one
+// at a time, each of the state when it starts, so that an older state can
+// never overwrite a newer one (a resumed run would take up a step already
+// done: drain a node again), and a caller whose change a save that
+// started after it already holds returns at once, so that waiting callers
+// share one save.
 func (e *executor) persist(ctx context.Context) error {
 	e.mu.Lock()
+	e.version++
+	want := e.version
+	e.mu.Unlock()
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	e.mu.Lock()
+	if e.saved >= want {
+		e.mu.Unlock()
+		return nil
+	}
+	v := e.version
 	r := *e.rec
+	r.Executors = slices.Clone(r.Executors)
 	batches := make([]*BatchRun, len(r.Batches))
 	for i, b := range r.Batches {
 		bc := *b
+		bc.Gates = slices.Clone(b.Gates)
 		bc.NodeRuns = make([]*NodeRun, len(b.NodeRuns))
 		for j, n := range b.NodeRuns {
 			nc := *n
+			// Encoded after the lock is released: nothing shared.
+			nc.Displaced, nc.LastReady = maps.Clone(n.Displaced), slices.Clone(n.LastReady)
 			bc.NodeRuns[j] = &nc
 		}
 		batches[i] = &bc
 	}
 	r.Batches = batches
 	e.mu.Unlock()
-	return e.store.save(ctx, &r)
+	if err := e.store.save(ctx, &r); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.saved = v
+	e.mu.Unlock()
+	return nil
 }
 
 // update changes the record under the lock and persists it.

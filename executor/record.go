@@ -86,6 +86,11 @@ type GateResult struct {
 	Passed  bool      `json:"passed"`
 	Message string    `json:"message,omitempty"`
 	At      time.Time `json:"at"`
+	// WaitedSeconds is how long a gate that may clear by itself waited
+	// (up to gates.settleSeconds), and WaitedFor what its first check
+	// found.
+	WaitedSeconds float64 `json:"waitedSeconds,omitempty"`
+	WaitedFor     string  `json:"waitedFor,omitempty"`
 }
 
 // NodeRun is one node's replacement as it happened.
@@ -103,6 +108,17 @@ type NodeRun struct {
 	// PDBStallSeconds is the time between the drain's first 429 and the
 	// last refused eviction going through.
 	PDBStallSeconds float64 `json:"pdbStallSeconds"`
+	// PodsToEvict is how many pods the node's drain listed to evict when
+	// it first started. Evictions counts the API server's 201s as they
+	// come, except for a drain that was resumed: an executor that dies
+	// takes the answers of its last moments with it, so once such a drain
+	// ends — every pod of that first list gone, each evicted once —
+	// Evictions is PodsToEvict.
+	PodsToEvict int `json:"podsToEvict,omitempty"`
+	// EvictionsCompleted counts the pods a resumed drain found granted
+	// eviction by their budget but never deleted (the executor that asked
+	// died in the request), and deleted (see grantedEvictions).
+	EvictionsCompleted int `json:"evictionsCompleted,omitempty"`
 	// Displaced are the controllers ("Kind/namespace/name") of the pods
 	// the drain evicted, with how many of their pods were Ready before.
 	Displaced map[string]int `json:"displaced,omitempty"`

@@ -129,6 +129,11 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		return fmt.Errorf("listing the pods to evict: %w", errors.Join(errs...))
 	}
 	pods := list.Pods()
+	if resumed {
+		if err := e.completeGrantedEvictions(ctx, nr, pods); err != nil {
+			return err
+		}
+	}
 	e.event(ctx, nr.Name, corev1.EventTypeNormal, reason, fmt.Sprintf("%s: %d pods to evict", verb, len(pods)))
 	e.logf("node %s: %s: %d pods to evict", nr.Name, verb, len(pods))
 	if w := list.Warnings(); w != "" {
@@ -152,6 +157,9 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		}
 	}
 	if err := e.update(ctx, func() {
+		if nr.PodsToEvict == 0 {
+			nr.PodsToEvict = len(pods)
+		}
 		if nr.Displaced == nil {
 			nr.Displaced = map[string]int{}
 		}
@@ -201,12 +209,91 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		return fmt.Errorf("draining: %w", derr)
 	}
 	done := e.cfg.Clock.Now()
-	if err := e.setPhase(ctx, nr, PhaseDrained, func() { nr.Drained = &done }); err != nil {
+	if err := e.setPhase(ctx, nr, PhaseDrained, func() {
+		nr.Drained = &done
+		if nr.DrainResumes > 0 {
+			nr.Evictions = nr.PodsToEvict
+		}
+	}); err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("drained: %d evictions, %d refused with 429", nr.Evictions, nr.EvictionsBlocked)
 	e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonDrained, msg)
 	e.logf("node %s: %s", nr.Name, msg)
+	return nil
+}
+
+// disruptionMemory is how long the disruption controller counts a pod
+// whose eviction was granted as disrupted while it is not deleted
+// (DeletionTimeout in k8s.io/kubernetes/pkg/controller/disruption).
+const disruptionMemory = 2 * time.Minute
+
+// grantedEviction is a pod whose eviction a budget granted, and which was
+// not deleted.
+type grantedEviction struct {
+	pod *corev1.Pod
+	pdb string
+	at  time.Time
+}
+
+// grantedEvictions finds, among pods, those that a budget still counts as
+// disrupted (status.disruptedPods, less than disruptionMemory ago) and
+// that are not being deleted. The eviction subresource charges the budget
+// first and deletes the pod second, and the API server gives up a request
+// whose client has gone: an executor that dies while its evictions are
+// under way (SIGKILL, a lost connection) can leave pods granted eviction
+// and never deleted, and each of their budgets allowing one disruption
+// less — nothing, for a budget of maxUnavailable 1 — until the
+// disruption controller forgets the entry two minutes later.
+func grantedEvictions(pods []corev1.Pod, pdbs []*policyv1.PodDisruptionBudget, now time.Time) []grantedEviction {
+	var out []grantedEviction
+	for i := range pods {
+		p := &pods[i]
+		if p.DeletionTimestamp != nil {
+			continue
+		}
+		for _, pdb := range pdbs {
+			at, ok := pdb.Status.DisruptedPods[p.Name]
+			if ok && plan.Selects(pdb, p) && at.Add(disruptionMemory).After(now) {
+				out = append(out, grantedEviction{pod: p, pdb: pdb.Namespace + "/" + pdb.Name, at: at.Time})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// completeGrantedEvictions deletes, when a drain is resumed, the pods
+// whose eviction a budget granted to the executor that died but which
+// were never deleted (grantedEvictions). Their budgets already count them
+// as disrupted, so deleting them — with the plan's grace period, as the
+// eviction would have — takes nothing more from any budget; waiting
+// instead would stall the drain on 429s for up to two minutes. The drain
+// library then evicts them like the others: a pod being deleted is
+// evicted without a budget check, and waited for.
+func (e *executor) completeGrantedEvictions(ctx context.Context, nr *NodeRun, pods []corev1.Pod) error {
+	pdbs, err := e.listPDBs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range grantedEvictions(pods, pdbs, e.cfg.Clock.Now()) {
+		opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &g.pod.UID}}
+		if gp := e.p.Spec.Drain.GracePeriodSeconds; gp != nil && *gp >= 0 {
+			opts.GracePeriodSeconds = gp
+		}
+		err := e.client.CoreV1().Pods(g.pod.Namespace).Delete(ctx, g.pod.Name, opts)
+		switch {
+		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+			continue // gone, or another pod of the same name
+		case err != nil:
+			return fmt.Errorf("completing the eviction of pod %s/%s: %w", g.pod.Namespace, g.pod.Name, err)
+		}
+		if err := e.update(ctx, func() { nr.EvictionsCompleted++ }); err != nil {
+			return err
+		}
+		e.logf("node %s: pod %s/%s: PodDisruptionBudget %s granted its eviction at %s but the pod was not deleted (the executor that asked died first): deleting it, as the budget already counts it as disrupted",
+			nr.Name, g.pod.Namespace, g.pod.Name, g.pdb, g.at.UTC().Format(time.TimeOnly))
+	}
 	return nil
 }
 
@@ -364,8 +451,11 @@ func (e *executor) settle(ctx context.Context, nr *NodeRun) error {
 		if cause := context.Cause(ctx); cause != nil {
 			return cause
 		}
+		if pods, lerr := e.pods.List(labels.Everything()); lerr == nil {
+			short = shortWorkloads(nr.Displaced, pods)
+		}
 		return &GateError{Batch: e.p.BatchOf(nr.Name), Gate: "workloads-ready",
-			Message: fmt.Sprintf("the workloads displaced from node %s are not Ready after %v: %s", nr.Name, timeout, strings.Join(short, ", "))}
+			Message: fmt.Sprintf("the workloads displaced from node %s are not Ready after %v: %s", nr.Name, timeout, strings.Join(short, "; "))}
 	}
 	now := e.cfg.Clock.Now()
 	if err := e.setPhase(ctx, nr, PhaseDone, func() { nr.Done = &now; nr.Message = ""; nr.LastReady = last }); err != nil {
@@ -374,6 +464,43 @@ func (e *executor) settle(ctx context.Context, nr *NodeRun) error {
 	e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonReplaced, "replaced; its displaced workloads are Ready")
 	e.logf("node %s: done, %d displaced workloads Ready", nr.Name, len(nr.Displaced))
 	return nil
+}
+
+// maxPodsDescribed bounds how many not-Ready pods of one workload the
+// workloads-ready gate describes.
+const maxPodsDescribed = 3
+
+// shortWorkloads says, for each displaced workload with fewer Ready pods
+// than it had when the drain began, how many it has and where each of its
+// other pods is and why it is not Ready — most often a pod the scheduler
+// cannot place, with the scheduler's reason: what an operator looks at
+// when the workloads-ready gate stops a rollout. Sorted by workload.
+func shortWorkloads(displaced map[string]int, pods []*corev1.Pod) []string {
+	ready := readyOf(pods)
+	var out []string
+	for _, k := range sortedKeys(displaced) {
+		if ready[k] >= displaced[k] {
+			continue
+		}
+		var notReady []string
+		for _, p := range pods {
+			if ownerKey(p) == k && (p.DeletionTimestamp != nil || !plan.IsReady(p)) {
+				notReady = append(notReady, describePod(p))
+			}
+		}
+		slices.Sort(notReady)
+		if n := len(notReady); n > maxPodsDescribed {
+			notReady = append(notReady[:maxPodsDescribed], fmt.Sprintf("%d more", n-maxPodsDescribed))
+		}
+		s := fmt.Sprintf("%s (%d of %d Ready", k, ready[k], displaced[k])
+		if len(notReady) > 0 {
+			s += "; not Ready: " + strings.Join(notReady, ", ")
+		} else {
+			s += "; no other pod exists: its controller has not replaced the evicted ones"
+		}
+		out = append(out, s+")")
+	}
+	return out
 }
 
 // gates checks, against fresh state, that batch i may start, and records
@@ -396,7 +523,8 @@ func (e *executor) gates(ctx context.Context, i int, b *BatchRun) error {
 		{"resimulation", false, func(ctx context.Context) (string, error) { return e.checkResimulation(ctx, i) }},
 	} {
 		msg, err := g.check(ctx)
-		deadline := e.cfg.Clock.Now().Add(settle)
+		started, first := e.cfg.Clock.Now(), msg
+		deadline := started.Add(settle)
 		for err == nil && msg != "" && g.wait && e.cfg.Clock.Now().Before(deadline) {
 			select {
 			case <-ctx.Done():
@@ -409,6 +537,9 @@ func (e *executor) gates(ctx context.Context, i int, b *BatchRun) error {
 			return fmt.Errorf("gate %s: %w", g.name, err)
 		}
 		res := GateResult{Gate: g.name, Passed: msg == "", Message: msg, At: e.cfg.Clock.Now()}
+		if first != "" {
+			res.WaitedSeconds, res.WaitedFor = res.At.Sub(started).Seconds(), first
+		}
 		if uerr := e.update(ctx, func() { b.Gates = append(b.Gates, res) }); uerr != nil {
 			return uerr
 		}

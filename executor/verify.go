@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -123,15 +124,24 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 	case FigureEvictions:
 		s := "the pods on the batch's nodes at drain time were not those of the snapshot planned on (the live scheduler placed them, and earlier batches moved some): re-plan from a fresh capture (`noderoll snapshot capture`, then `noderoll plan`)"
 		if resumed > 0 {
-			s += fmt.Sprintf("; %d drains were resumed after the executor died, and evictions answered while no executor ran were not counted", resumed)
+			s += fmt.Sprintf("; %d drains were resumed after the executor died (their evictions are the pods their first listing found)", resumed)
 		}
 		return s
 	case FigureEvictionsBlocked:
-		return fmt.Sprintf("429s count how often a retried eviction met a budget with no disruption left: it depends on how long replacements take to become Ready (the plan assumed podStartupSeconds=%v) and on how evictions interleave; measure the cluster's start-up times and set timing.podStartupSeconds (and per-workload overrides) in the simulation config",
+		s := fmt.Sprintf("429s count how often a retried eviction met a budget with no disruption left: it depends on how long replacements take to become Ready (the plan assumed podStartupSeconds=%v) and on how evictions interleave; measure the cluster's start-up times and set timing.podStartupSeconds (and per-workload overrides) in the simulation config",
 			assumption(p, "podStartupSeconds"))
+		s += statefulSetMemory(br)
+		if resumed > 0 {
+			completed := 0
+			for _, n := range br.NodeRuns {
+				completed += n.EvictionsCompleted
+			}
+			s += fmt.Sprintf("; %d drains were resumed after the executor died: the evictions it had under way charged their budgets, and %d of their pods were left undeleted and deleted by the resumed drain (the disruption controller would have held the budgets for 2 minutes), which the simulation does not model", resumed, completed)
+		}
+		return s
 	case FigurePendingPeak:
 		if pr.PendingPeak > br.Actual.PendingPeak {
-			return "the simulator notes its pending peak when a replacement pod is created, before the scheduling pass of the same virtual instant, so every pod evicted at one moment counts as waiting although most are placed at once; on the cluster the scheduler binds them within milliseconds and the executor (sampling every poll interval) saw only those that really waited: the simulator would have to note the peak after its scheduling pass"
+			return "the simulator counts, exactly, the pods still waiting for a node once each virtual instant's scheduling pass has run; the executor samples the cluster every poll interval and misses those that waited less, and the live scheduler placed some the simulation could not (compare the unschedulable figures): re-plan from a fresh capture"
 		}
 		return "the pending peak is sampled every poll interval on the cluster and exact in the simulation; more pods waited than predicted, for capacity or constraints the simulation met differently: re-plan from a fresh capture, and compare the unschedulable figures"
 	case FigureUnschedulable:
@@ -160,9 +170,28 @@ func why(figure string, p *plan.Plan, br *BatchRun, pr *plan.Predicted) string {
 			s += fmt.Sprintf("; after node %s was uncordoned, the batch waited %.0fs for %s to be Ready again",
 				slow.Name, slow.Done.Sub(*slow.Uncordoned).Seconds(), strings.Join(slow.LastReady, ", "))
 		}
-		return s + ": set timing.reinstallSeconds and timing.joinSeconds in the simulation config to what the hook really takes"
+		return s + statefulSetMemory(br) + ": set timing.reinstallSeconds and timing.joinSeconds in the simulation config to what the hook really takes"
 	}
 	return ""
+}
+
+// statefulSetMemory explains, for a batch that displaced StatefulSet
+// pods, a delay the simulation does not model; "" otherwise.
+func statefulSetMemory(br *BatchRun) string {
+	var sets []string
+	for _, n := range br.NodeRuns {
+		for k := range n.Displaced {
+			if strings.HasPrefix(k, "StatefulSet/") && !slices.Contains(sets, k) {
+				sets = append(sets, k)
+			}
+		}
+	}
+	if len(sets) == 0 {
+		return ""
+	}
+	slices.Sort(sets)
+	return fmt.Sprintf("; the batch evicted pods of %s: a StatefulSet's replacement has its predecessor's name, and when it is created before the disruption controller has seen the old pod go, its budget counts it as disrupted (status.disruptedPods is keyed by name) until 2 minutes after the eviction and refuses evictions meanwhile, a race the simulation does not model",
+		strings.Join(sets, ", "))
 }
 
 func assumption(p *plan.Plan, key string) string {

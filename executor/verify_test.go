@@ -27,6 +27,7 @@ func TestVerify(t *testing.T) {
 	n := b.NodeRuns[0]
 	n.Drained, n.Reinstalled, n.Uncordoned, n.Done = stamp(t0.Add(10*time.Second)), stamp(t0.Add(14*time.Second)), stamp(t0.Add(16*time.Second)), stamp(t0.Add(80*time.Second))
 	n.LastReady = []string{"StatefulSet/shop/db (0 of 1 Ready)"}
+	n.Displaced = map[string]int{"StatefulSet/shop/db": 1, "ReplicaSet/shop/web": 2}
 
 	v, err := Verify(p, r)
 	if err != nil {
@@ -56,7 +57,7 @@ func TestVerify(t *testing.T) {
 	if err := v.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"did not complete", "StatefulSet/shop/db", "podStartupSeconds=3"} {
+	for _, s := range []string{"did not complete", "StatefulSet/shop/db", "podStartupSeconds=3", "evicted pods of StatefulSet/shop/db: a StatefulSet's replacement"} {
 		if !strings.Contains(buf.String(), s) {
 			t.Errorf("the report does not mention %q:\n%s", s, buf.String())
 		}

@@ -160,6 +160,7 @@ func (s *Simulation) runBatches(p *plan.Plan) {
 		if !s.clk.step() {
 			break
 		}
+		s.notePendingPeak()
 		s.observe()
 		if err := s.ctx.Err(); err != nil {
 			s.fail(err)
@@ -311,9 +312,6 @@ func (s *Simulation) recreate(old *simPod) {
 	s.pending[p] = true
 	s.noteDisplaced(old, p)
 	s.noteMovedOut(old)
-	if s.batch != nil {
-		s.batch.notePending(len(s.pending))
-	}
 	s.clusterChanged(false)
 }
 
@@ -469,6 +467,18 @@ func (s *Simulation) failedAttempt(p *simPod) {
 	}
 	p.backoffUntil = s.clk.now + min(backoff, maxBackoff)
 	s.markUnschedulable(p)
+}
+
+// notePendingPeak records the pods waiting for a node in the batch's
+// pending peak once every event of the instant has run, the scheduling
+// pass included: a replacement placed at the instant it was created never
+// waited (the live scheduler binds it within milliseconds, and the
+// executor, sampling the cluster every poll interval, does not see it).
+func (s *Simulation) notePendingPeak() {
+	if s.batch == nil || (len(s.clk.q) > 0 && s.clk.q[0].at == s.clk.now) {
+		return
+	}
+	s.batch.notePending(len(s.pending))
 }
 
 func (s *Simulation) markUnschedulable(p *simPod) {

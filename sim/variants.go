@@ -212,6 +212,7 @@ func (s *Simulation) runClock() {
 		if !s.clk.step() {
 			break
 		}
+		s.notePendingPeak()
 		if err := s.ctx.Err(); err != nil {
 			s.fail(err)
 		}
