@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -601,4 +602,31 @@ func firstDifference(a, b []byte) string {
 	}
 	return fmt.Sprintf("at byte %d:\n  first:  ...%s...\n  second: ...%s...\n  summaries:\n  %s\n  %s",
 		i, excerpt(a), excerpt(b), summary(a), summary(b))
+}
+
+// TestDisplacedPodsThatNeverBecomeReadyAreReported: two replicas that must
+// share a node (required pod affinity to their own label) leave n1; the
+// first replacement goes to n2, which has room for one, and the second can
+// then never join it while n2 stands. The executor would stop at its
+// workloads-Ready gate after n1: the prediction says so, and goes on (n2's
+// own batch later lets the pair meet again on n1).
+func TestDisplacedPodsThatNeverBecomeReadyAreReported(t *testing.T) {
+	c := newCluster(Node("n1").Cap("cpu", "4").Obj(), Node("n2").Cap("cpu", "2").Obj(), Node("n3").Cap("cpu", "1").Obj())
+	replicaSet(c, "pair", "1500m", func(b *PodBuilder) { b.Affinity("app", "pair", corev1.LabelHostname) }, "n1", "n1")
+	res := simulateWith(t, c, rolling.Params{BatchSize: "1", Order: rolling.OrderName}, sim.Options{Config: sim.DefaultConfig()})
+	var found *plan.Risk
+	for i, r := range res.Risks {
+		if r.Code == plan.RiskUnschedulable && r.Object == "Node/n1" {
+			found = &res.Risks[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("no risk names n1, whose displaced pod never becomes Ready; risks: %+v", res.Risks)
+	}
+	if found.Severity != plan.Critical || !strings.Contains(found.Message, "workloads-Ready gate") {
+		t.Errorf("risk %+v: want a critical one saying the executor's gate would stop there", *found)
+	}
+	if found.Batch == nil || *found.Batch != 0 {
+		t.Errorf("risk in batch %v, want batch 0 (n1's)", found.Batch)
+	}
 }

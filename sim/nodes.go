@@ -361,12 +361,37 @@ func (s *Simulation) giveUpWaiting() bool {
 		if nr.awaitingReady && !nr.finished {
 			nr.finished = true
 			gave = true
+			s.noteNeverReady(nr)
 		}
 	}
 	if gave && s.batch != nil {
 		s.checkBatch(s.batch)
 	}
 	return gave
+}
+
+// noteNeverReady reports a node whose displaced pods nothing left in the
+// simulation can make Ready: the simulation moves on, but the executor's
+// workloads-Ready gate would stop the rollout there.
+func (s *Simulation) noteNeverReady(nr *nodeRun) {
+	var names []string
+	for p := range nr.displaced {
+		if p.state != podReady && p.state != podGone {
+			names = append(names, p.key())
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	sort.Strings(names)
+	more := ""
+	if len(names) > 3 {
+		more = fmt.Sprintf(" and %d more", len(names)-3)
+		names = names[:3]
+	}
+	s.result.addRisk(plan.RiskUnschedulable, plan.Critical, "Node/"+nr.node.obj.Name, nr.batch.Index,
+		fmt.Sprintf("pods displaced from the node never become Ready (%s%s): the executor's workloads-Ready gate would stop the rollout after this node; the prediction goes on without them",
+			strings.Join(names, ", "), more))
 }
 
 // respawn makes a new pod in an old one's place (same lineage, not a move).

@@ -138,6 +138,17 @@ func (b *PodBuilder) AntiAffinity(k, v, topologyKey string) *PodBuilder {
 	return b
 }
 
+// Affinity requires a pod with label k=v in the same topology domain.
+func (b *PodBuilder) Affinity(k, v, topologyKey string) *PodBuilder {
+	b.affinity().PodAffinity = &corev1.PodAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{k: v}},
+			TopologyKey:   topologyKey,
+		}},
+	}
+	return b
+}
+
 // PreferredAntiAffinity prefers no pod with label k=v in the same domain.
 func (b *PodBuilder) PreferredAntiAffinity(k, v, topologyKey string, weight int32) *PodBuilder {
 	b.affinity().PodAntiAffinity = &corev1.PodAntiAffinity{
