@@ -701,7 +701,7 @@ func (m *migrationRun) emptiestOld(k int) []string {
 // on a fork, reverted): the old cluster shrinks only as far as its tenants
 // still fit. A node whose pods would not all fit is passed over (its trial
 // is reverted on a nested fork) and the next one is tried, up to
-// max(k, 5) such misses: the next are fuller still.
+// max(k/10, 3) such misses: the next are fuller still.
 func (m *migrationRun) recyclable(k int) []string {
 	s := m.s
 	s.sched.Fork()
@@ -709,7 +709,7 @@ func (m *migrationRun) recyclable(k int) []string {
 	var out []string
 	misses := 0
 	for _, name := range m.emptiestOld(len(s.nodes)) {
-		if len(out) >= k || misses >= max(k, 5) {
+		if len(out) >= k || misses >= max(k/10, 3) {
 			break
 		}
 		s.sched.Fork()
