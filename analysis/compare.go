@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -262,34 +264,37 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 		// The cores go to the runs side by side, not to each run's cycles.
 		simOpts.Scheduler.Parallelism = 1
 	}
-	sem := make(chan struct{}, par)
+	queue := make(chan int, len(strategies))
+	for _, i := range longestFirst(plans) {
+		queue <- i
+	}
+	close(queue)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	done := 0
-	for i := range strategies {
+	for range min(par, len(strategies)) {
 		wg.Add(1)
-		go func(i int) {
+		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
+			for i := range queue {
+				if err := ctx.Err(); err != nil {
+					errs[i] = err
+					continue
+				}
+				res, err := sim.Run(ctx, snap, plans[i], simOpts)
+				if err != nil {
+					errs[i] = fmt.Errorf("simulating %q: %w", strategies[i].Spec, err)
+					continue
+				}
+				results[i] = res
+				if opts.Progress != nil {
+					mu.Lock()
+					done++
+					opts.Progress(done, len(strategies))
+					mu.Unlock()
+				}
 			}
-			defer func() { <-sem }()
-			res, err := sim.Run(ctx, snap, plans[i], simOpts)
-			if err != nil {
-				errs[i] = fmt.Errorf("simulating %q: %w", strategies[i].Spec, err)
-				return
-			}
-			results[i] = res
-			if opts.Progress != nil {
-				mu.Lock()
-				done++
-				opts.Progress(done, len(strategies))
-				mu.Unlock()
-			}
-		}(i)
+		}()
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -312,6 +317,30 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 type Metric struct {
 	Name  string
 	Value func(*sim.Result) float64
+}
+
+// longestFirst orders the runs by their expected cost, the longest first,
+// so that the last run to start is a short one: migrations (a fit trial
+// per wave, recycling trials), then rolling plans by their largest batch
+// (more pods pending at once: more failed attempts and preemption dry
+// runs), then the order given.
+func longestFirst(plans []*plan.Plan) []int {
+	cost := func(p *plan.Plan) int {
+		if p.Spec.Migration != nil {
+			return math.MaxInt
+		}
+		largest := 0
+		for _, b := range p.Spec.Batches {
+			largest = max(largest, len(b.Nodes))
+		}
+		return largest + p.Spec.Window
+	}
+	order := make([]int, len(plans))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return cost(plans[order[a]]) > cost(plans[order[b]]) })
+	return order
 }
 
 // Metrics are the ranking's figures, in the order tables show them.
