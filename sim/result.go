@@ -133,6 +133,17 @@ type batchStats struct {
 	onRunDone func()
 }
 
+// detach copies each batch out of the batchStats it is embedded in: a
+// pointer into a batchStats keeps it alive, and through its node runs and
+// callbacks the whole simulation (every pod, the scheduler's state) for
+// as long as the Result is kept — a comparison keeps every run's.
+func (r *Result) detach() {
+	for i, b := range r.Batches {
+		c := *b
+		r.Batches[i] = &c
+	}
+}
+
 func (b *batchStats) notePending(n int) {
 	if n > b.PendingPeak {
 		b.PendingPeak = n

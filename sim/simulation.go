@@ -121,6 +121,7 @@ func Run(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, opts Option
 	}
 	s.finish()
 	s.finishExtras()
+	s.result.detach()
 	return s.result, nil
 }
 
