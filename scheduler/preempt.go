@@ -75,9 +75,9 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 		fitErr.Diagnosis.NodeToStatus.SetAbsentNodesStatus(fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "Preemption is not helpful for scheduling"))
 		return "preemption: " + fitErr.Error()
 	}
-	// The plugin only ever evicts pods of lower priority. Where no potential
-	// node holds one, its dry run finds no victims on any node; say so
-	// without running it (the common case: everything at priority 0).
+	// The plugin only ever evicts pods of lower priority: a dry run runs
+	// only on nodes holding one (none, in the common case of everything at
+	// priority 0, and then the budgets are not even listed).
 	prio := corev1helpers.PodPriority(pod)
 	withVictims := potential[:0:0]
 	for _, n := range potential {
@@ -88,16 +88,11 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 			}
 		}
 	}
-	if len(withVictims) == 0 {
-		nodeStatuses := framework.NewDefaultNodeToStatus()
-		for _, n := range potential {
-			nodeStatuses.Set(n.Node().Name, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod"))
+	var pdbs []*policyv1.PodDisruptionBudget
+	if len(withVictims) > 0 {
+		if pdbs, err = s.parts.informers.Policy().V1().PodDisruptionBudgets().Lister().List(labels.Everything()); err != nil {
+			return nil, "", "", fmt.Errorf("listing PodDisruptionBudgets: %w", err)
 		}
-		return nil, "", noCandidates(nodeStatuses), nil
-	}
-	pdbs, err := s.parts.informers.Policy().V1().PodDisruptionBudgets().Lister().List(labels.Everything())
-	if err != nil {
-		return nil, "", "", fmt.Errorf("listing PodDisruptionBudgets: %w", err)
 	}
 	candidates, nodeStatuses, err := s.dryRunPreemption(ctx, pl, state, pod, potential, withVictims, pdbs, prio)
 	if err != nil {
@@ -218,6 +213,9 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.
 		if !has[n.Node().Name] {
 			nodeStatuses.Set(n.Node().Name, fwk.NewStatus(fwk.UnschedulableAndUnresolvable, "No preemption victims found for incoming pod"))
 		}
+	}
+	if len(withVictims) == 0 {
+		return nil, nodeStatuses, nil
 	}
 	sels := s.budgetSelectors(pdbs)
 	byNS := map[string][]*policyv1.PodDisruptionBudget{}

@@ -654,15 +654,20 @@ func (m *migrationRun) oldNodes() []string {
 func (m *migrationRun) movable(n *simNode) int {
 	c := 0
 	for p := range n.pods {
-		if p.state == podGone || p.state == podTerminating {
-			continue
+		if drainMoves(p) {
+			c++
 		}
-		if (p.owner != nil && p.owner.kind == "DaemonSet") || plan.IsMirrorPod(p.obj) {
-			continue
-		}
-		c++
 	}
 	return c
+}
+
+// drainMoves reports whether draining its node moves p: a live pod that is
+// neither a DaemonSet's nor a mirror pod.
+func drainMoves(p *simPod) bool {
+	if p.state == podGone || p.state == podTerminating {
+		return false
+	}
+	return (p.owner == nil || p.owner.kind != "DaemonSet") && !plan.IsMirrorPod(p.obj)
 }
 
 // freedOld lists the old nodes the waves emptied.
@@ -739,7 +744,7 @@ func (m *migrationRun) emptyOnFork(n *simNode) (bool, error) {
 	obj.Spec.Unschedulable = true
 	s.sched.AddNode(obj)
 	for _, p := range sortedPods(n.pods) {
-		if p.state == podGone || p.state == podTerminating || (p.owner != nil && p.owner.kind == "DaemonSet") || plan.IsMirrorPod(p.obj) {
+		if !drainMoves(p) {
 			continue
 		}
 		if err := s.sched.RemovePod(p.obj); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/noderoll/noderoll/analysis"
-	"github.com/noderoll/noderoll/internal/atomicfile"
 	"github.com/noderoll/noderoll/internal/gctune"
 	"github.com/noderoll/noderoll/reports"
 	"github.com/noderoll/noderoll/scheduler"
@@ -122,16 +120,8 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 	if o.html != "" || o.markdown != "" {
 		pf := analysis.Preflight(snap, analysis.PreflightOptions{})
 		rep := reports.Report{Title: "Node OS replacement: strategy comparison", Results: c.Results, Preflight: &pf, Findings: c.Findings}
-		for _, out := range []struct {
-			path  string
-			write func(io.Writer, reports.Report) error
-		}{{o.html, reports.WriteHTML}, {o.markdown, reports.WriteMarkdown}} {
-			if out.path == "" {
-				continue
-			}
-			if err := atomicfile.Write(out.path, func(w io.Writer) error { return out.write(w, rep) }); err != nil {
-				return fmt.Errorf("writing %s: %w", out.path, err)
-			}
+		if err := writeReports(rep, o.html, o.markdown, nil); err != nil {
+			return err
 		}
 	}
 	if o.jsonOut != "" {

@@ -303,18 +303,29 @@ func (o *simulateOptions) writeReports(ctx context.Context, stderr io.Writer, sn
 		pf := analysis.Preflight(snap, analysis.PreflightOptions{})
 		rep.Preflight = &pf
 	}
+	said := stderr
+	if o.output == "json" {
+		said = nil
+	}
+	return writeReports(rep, o.html, o.markdown, said)
+}
+
+// writeReports writes the report as HTML and as Markdown to the paths
+// given (an empty path: not that one), each atomically, saying so on said
+// when it is not nil.
+func writeReports(rep reports.Report, htmlPath, markdownPath string, said io.Writer) error {
 	for _, out := range []struct {
 		path  string
 		write func(io.Writer, reports.Report) error
-	}{{o.html, reports.WriteHTML}, {o.markdown, reports.WriteMarkdown}} {
+	}{{htmlPath, reports.WriteHTML}, {markdownPath, reports.WriteMarkdown}} {
 		if out.path == "" {
 			continue
 		}
 		if err := atomicfile.Write(out.path, func(w io.Writer) error { return out.write(w, rep) }); err != nil {
 			return fmt.Errorf("writing %s: %w", out.path, err)
 		}
-		if o.output != "json" {
-			fmt.Fprintf(stderr, "wrote %s\n", out.path)
+		if said != nil {
+			fmt.Fprintf(said, "wrote %s\n", out.path)
 		}
 	}
 	return nil

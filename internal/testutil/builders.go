@@ -129,24 +129,22 @@ func (b *PodBuilder) RequiredNodeAffinity(key string, values ...string) *PodBuil
 
 // AntiAffinity requires no pod with label k=v in the same topology domain.
 func (b *PodBuilder) AntiAffinity(k, v, topologyKey string) *PodBuilder {
-	b.affinity().PodAntiAffinity = &corev1.PodAntiAffinity{
-		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{k: v}},
-			TopologyKey:   topologyKey,
-		}},
-	}
+	b.affinity().PodAntiAffinity = &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: requiredTerm(k, v, topologyKey)}
 	return b
 }
 
 // Affinity requires a pod with label k=v in the same topology domain.
 func (b *PodBuilder) Affinity(k, v, topologyKey string) *PodBuilder {
-	b.affinity().PodAffinity = &corev1.PodAffinity{
-		RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
-			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{k: v}},
-			TopologyKey:   topologyKey,
-		}},
-	}
+	b.affinity().PodAffinity = &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: requiredTerm(k, v, topologyKey)}
 	return b
+}
+
+// requiredTerm is one pod (anti-)affinity term for pods labelled k=v.
+func requiredTerm(k, v, topologyKey string) []corev1.PodAffinityTerm {
+	return []corev1.PodAffinityTerm{{
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{k: v}},
+		TopologyKey:   topologyKey,
+	}}
 }
 
 // PreferredAntiAffinity prefers no pod with label k=v in the same domain.
