@@ -62,7 +62,9 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	if !ok || pl.Evaluator == nil || !s.preemptionEnabled || s.trial {
 		return nil, "", "", nil
 	}
-	if eligible, msg := pl.PodEligibleToPreemptOthers(ctx, pod, nil); !eligible {
+	// A pod nominated by an earlier preemption does not preempt again while
+	// that preemption's victims are terminating on its node.
+	if eligible, msg := pl.PodEligibleToPreemptOthers(ctx, pod, statuses.Get(pod.Status.NominatedNodeName)); !eligible {
 		return nil, "", "preemption: " + msg, nil
 	}
 	all := s.st.lists().all

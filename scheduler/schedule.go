@@ -23,7 +23,9 @@ import (
 //     history;
 //   - ties between equally scored nodes are broken by a hash of the seed,
 //     the pod and the node, not by an unseeded random number;
-//   - nominated pods are not held on their nodes (there is no queue);
+//   - a pod nominated to a node by an earlier preemption tries that node
+//     first, as upstream does, but nominated pods are not held on their
+//     nodes against other pods (there is no queue);
 //   - preemption's dry run looks for candidates by node name from the
 //     first, 16 nodes at a time, and stops by the plugin's own rule, where
 //     upstream starts at a random offset, in parallel.
@@ -41,6 +43,10 @@ func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 		diag.PreFilterMsg = status.Message()
 		diag.AddPluginStatus(status)
 		return s.unschedulable(ctx, state, pod, len(all), diag)
+	}
+
+	if res, ok, err := s.evaluateNominatedNode(ctx, state, pod); err != nil || ok {
+		return res, err
 	}
 
 	candidates := all
@@ -77,6 +83,28 @@ func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 		return Result{NodeName: feasible[0].info.Node().Name}, nil
 	}
 	return s.selectHost(ctx, state, pod, feasible, entries)
+}
+
+// evaluateNominatedNode tries first the node a pod was nominated to by an
+// earlier preemption, as the scheduler does: when the pod passes every
+// filter there, it goes there without the other nodes being looked at.
+func (s *Scheduler) evaluateNominatedNode(ctx context.Context, state fwk.CycleState, pod *corev1.Pod) (Result, bool, error) {
+	name := pod.Status.NominatedNodeName
+	if name == "" {
+		return Result{}, false, nil
+	}
+	n := s.st.get(name)
+	if n == nil {
+		return Result{}, false, nil
+	}
+	st := s.fw.RunFilterPlugins(ctx, state, pod, n.info)
+	switch {
+	case st.IsSuccess():
+		return Result{NodeName: name}, true, nil
+	case !st.IsRejected():
+		return Result{}, false, st.AsError()
+	}
+	return Result{}, false, nil
 }
 
 // filterAll runs the framework's Filter plugins on every candidate node,

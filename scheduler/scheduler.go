@@ -192,6 +192,19 @@ func (s *Scheduler) AddPod(pod *corev1.Pod) error {
 	return s.st.addPod(pi, pod.Spec.NodeName)
 }
 
+// UpdatePod replaces the copy of a bound pod the scheduler holds with pod
+// (matched by UID on pod.Spec.NodeName), as the scheduler's cache applies
+// a pod update: a pod that starts terminating carries its
+// deletionTimestamp, which topology spreading does not count, and a
+// preemption victim its DisruptionTarget condition, which keeps its
+// preemptor from preempting again while it terminates.
+func (s *Scheduler) UpdatePod(pod *corev1.Pod) error {
+	if err := s.RemovePod(pod); err != nil {
+		return err
+	}
+	return s.AddPod(pod)
+}
+
 // RemovePod removes a pod from the node named in pod.Spec.NodeName.
 func (s *Scheduler) RemovePod(pod *corev1.Pod) error {
 	if err := s.st.removePod(pod, pod.Spec.NodeName); err != nil {

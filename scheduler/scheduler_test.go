@@ -409,3 +409,65 @@ func mustPlace(t *testing.T, s *scheduler.Scheduler, p *corev1.Pod) string {
 }
 
 func mustQty(s string) resource.Quantity { return resource.MustParse(s) }
+
+// TestNominatedNodeComesFirst: a pod nominated to a node by an earlier
+// preemption goes there when it fits, though another node scores higher,
+// and is scheduled as any pod when it does not.
+func TestNominatedNodeComesFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name, cpu, want string
+	}{
+		{"fits on its nominated node", "1", "n2"},
+		{"no longer fits there", "2", "n1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := cluster([]*corev1.Node{Node("n1").Cap("cpu", "4").Obj(), Node("n2").Cap("cpu", "4").Obj()},
+				Pod("busy").Req("cpu", "3").On("n2").Obj())
+			s := newScheduler(t, snap, false)
+			pod := Pod("p").Req("cpu", tc.cpu).Obj()
+			pod.Status.NominatedNodeName = "n2"
+			res, err := s.Schedule(context.Background(), pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.NodeName != tc.want {
+				t.Fatalf("placed on %q, want %s", res.NodeName, tc.want)
+			}
+		})
+	}
+}
+
+// TestNoSecondPreemptionWhileVictimsTerminate: once its victims carry the
+// preemption's DisruptionTarget condition and are terminating on its
+// nominated node, the preemptor preempts nothing more; DefaultPreemption
+// says why.
+func TestNoSecondPreemptionWhileVictimsTerminate(t *testing.T) {
+	snap := cluster([]*corev1.Node{Node("n1").Cap("cpu", "4").Obj(), Node("n2").Cap("cpu", "4").Obj()},
+		Pod("low1").Req("cpu", "3").Priority(0).On("n1").Obj(),
+		Pod("low2").Req("cpu", "3").Priority(0).On("n2").Obj())
+	s := newScheduler(t, snap, false)
+	high := Pod("high").Req("cpu", "2").Priority(1000).Obj()
+	res, err := s.Schedule(context.Background(), high)
+	if err != nil || len(res.Victims) != 1 {
+		t.Fatalf("first cycle: victims %v (err %v), want one", res.Victims, err)
+	}
+	victim := res.Victims[0].DeepCopy()
+	now := metav1.Now()
+	victim.DeletionTimestamp = &now
+	victim.Status.Conditions = append(victim.Status.Conditions, corev1.PodCondition{
+		Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: corev1.PodReasonPreemptionByScheduler})
+	if err := s.UpdatePod(victim); err != nil {
+		t.Fatal(err)
+	}
+	high.Status.NominatedNodeName = res.NominatedNode
+	res, err = s.Schedule(context.Background(), high)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.NodeName != "" || len(res.Victims) != 0 {
+		t.Fatalf("second cycle: node %q victims %v, want none while the first victim terminates", res.NodeName, res.Victims)
+	}
+	if !strings.Contains(res.Unschedulable.Message, "terminating pod on the nominated node") {
+		t.Errorf("message %q does not say the preemptor waits for its victim", res.Unschedulable.Message)
+	}
+}

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -214,6 +215,7 @@ func (s *Simulation) terminate(p *simPod, grace time.Duration) {
 	wasPending := p.state == podPending
 	now := s.timeAt(s.clk.now)
 	p.obj.DeletionTimestamp = &now
+	s.schedulerSeesTerminating(p)
 	if wasPending {
 		delete(s.pending, p)
 		p.state = podGone
@@ -229,6 +231,27 @@ func (s *Simulation) terminate(p *simPod, grace time.Duration) {
 	}
 	s.replaceOnTerminating(p)
 	s.clk.after(s.draw(DurationTermination, s.cfg.termination(p.obj, grace)), func() { s.gone(p) })
+}
+
+// schedulerSeesTerminating passes a bound pod's deletionTimestamp (and
+// conditions) on to the scheduler's copy of it, as the API server's update
+// reaches the scheduler's cache: topology spreading stops counting the
+// pod, and a preemption victim keeps its preemptor from preempting again
+// while it terminates. The copy is shallow: the scheduler reads only
+// metadata, spec and the conditions set before the call.
+func (s *Simulation) schedulerSeesTerminating(p *simPod) {
+	if p.state != podStarting && p.state != podReady {
+		return
+	}
+	n := s.nodes[p.obj.Spec.NodeName]
+	if n == nil || !n.present {
+		return
+	}
+	seen := *p.obj
+	seen.Status.Conditions = slices.Clone(p.obj.Status.Conditions)
+	if err := s.sched.UpdatePod(&seen); err != nil {
+		s.fail(fmt.Errorf("marking %s terminating in the scheduler: %w", p.key(), err))
+	}
 }
 
 // gone: the pod object is deleted; its node's resources are free.
@@ -504,6 +527,7 @@ func (s *Simulation) batchIndex() int {
 func (s *Simulation) bind(p *simPod, node string) {
 	delete(s.pending, p)
 	p.obj.Spec.NodeName = node
+	p.obj.Status.NominatedNodeName = ""
 	p.obj.Status.Phase = corev1.PodRunning
 	start := s.timeAt(s.clk.now)
 	p.obj.Status.StartTime = &start
@@ -525,9 +549,18 @@ func (s *Simulation) preempt(p *simPod, res scheduler.Result) {
 	if len(res.Victims) == 0 {
 		return
 	}
+	// The scheduler nominates the pod to the node and marks each victim
+	// with the DisruptionTarget condition before deleting it: the pod tries
+	// that node first, and does not preempt again while they terminate.
+	p.obj.Status.NominatedNodeName = res.NominatedNode
 	for _, v := range res.Victims {
-		if vp := s.findPod(v.Namespace, v.Name, v.Spec.NodeName); vp != nil {
+		// A victim already on its way out is not deleted again.
+		if vp := s.findPod(v.Namespace, v.Name, v.Spec.NodeName); vp != nil && (vp.state == podStarting || vp.state == podReady) {
 			s.result.Summary.PreemptedPods++
+			vp.obj.Status.Conditions = append(vp.obj.Status.Conditions, corev1.PodCondition{
+				Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+				Reason: corev1.PodReasonPreemptionByScheduler, Message: "preempted by " + p.key(),
+			})
 			s.terminate(vp, plan.GracePeriod(vp.obj, plan.DrainOptions{}))
 		}
 	}
