@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
 )
 
 // maxSignatures bounds the cache: past it the cache starts afresh. Each
@@ -20,8 +21,13 @@ type evalCache struct {
 type cacheEntry struct {
 	generation int64
 	fits       bool
-	scored     bool
-	local      []int64
+	// rejection is the first node-local plugin's rejection, nil when they
+	// all passed; decisive when that plugin runs before every plugin that
+	// looks beyond the node (the whole chain would return it).
+	rejection *fwk.Status
+	decisive  bool
+	scored    bool
+	local     []int64
 }
 
 func newEvalCache() *evalCache { return &evalCache{bySignature: map[string][]cacheEntry{}} }

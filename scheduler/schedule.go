@@ -72,7 +72,7 @@ func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 		return Result{}, err
 	}
 	if len(feasible) == 0 {
-		diag := s.diagnose(ctx, state, pod, candidates, unschedulablePlugins)
+		diag := s.diagnose(ctx, state, pod, candidates, unschedulablePlugins, entries)
 		if !preRes.AllNodes() {
 			diag.NodeToStatus.SetAbsentNodesStatus(fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
 				"node(s) didn't satisfy plugin(s) "+joinSorted(unschedulablePlugins)))
@@ -130,12 +130,15 @@ func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *co
 // Plugins that look beyond the node run every time.
 func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, entries []cacheEntry) ([]*nodeState, error) {
 	skip := state.GetSkipFilterPlugins()
-	var local, global []fwk.FilterPlugin
+	var local []localFilter
+	var global []fwk.FilterPlugin
 	for _, f := range s.filters {
 		switch {
 		case skip.Has(f.p.Name()):
 		case f.local:
-			local = append(local, f.p)
+			// A rejection by a node-local plugin that runs before every
+			// plugin looking beyond the node is the chain's verdict.
+			local = append(local, localFilter{p: f.p, first: len(global) == 0})
 		default:
 			global = append(global, f.p)
 		}
@@ -149,7 +152,8 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 		e := &entries[n.slot]
 		if e.generation != n.info.Generation {
 			e.generation = n.info.Generation
-			e.fits = runFilters(ctx, state, pod, n, local, &errs[i])
+			e.rejection, e.decisive = runFilters(ctx, state, pod, n, local, &errs[i])
+			e.fits = e.rejection == nil && errs[i] == nil
 			e.scored = false
 		}
 		if !e.fits {
@@ -178,32 +182,57 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 	return feasible, nil
 }
 
-// runFilters runs filters on one node in order and reports whether all
-// of them passed; an error status other than a rejection goes to errOut.
-func runFilters(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []fwk.FilterPlugin, errOut **fwk.Status) bool {
+// localFilter is a node-local filter plugin in a cycle's chain; first is
+// true when it runs before every plugin that looks beyond the node.
+type localFilter struct {
+	p     fwk.FilterPlugin
+	first bool
+}
+
+// runFilters runs filters on one node in order. It returns the first
+// rejection, named after its plugin as the framework names it, and
+// whether that plugin runs before every plugin looking beyond the node
+// (then the rejection is the whole chain's verdict for the node); nil
+// when all passed. An error status other than a rejection goes to errOut.
+func runFilters(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []localFilter, errOut **fwk.Status) (*fwk.Status, bool) {
 	for _, f := range filters {
-		st := f.Filter(ctx, state, pod, n.info)
-		if !st.IsSuccess() {
-			if !st.IsRejected() {
-				*errOut = st
-			}
-			return false
+		st := f.p.Filter(ctx, state, pod, n.info)
+		if st.IsSuccess() {
+			continue
 		}
+		if !st.IsRejected() {
+			*errOut = st
+			return nil, false
+		}
+		st.SetPlugin(f.p.Name())
+		return st, f.first
 	}
-	return true
+	return nil, false
 }
 
 // diagnose reruns the whole filter chain on every node, in order, to report
 // the first plugin that rejected each one, exactly as the scheduler does.
-func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, unschedulablePlugins sets.Set[string]) framework.Diagnosis {
+//
+// A node whose cached entry (entries, when the pod is cacheable) holds a
+// node-local rejection that precedes every plugin looking beyond the node,
+// computed at the node's current generation, gets that rejection without
+// the chain being run again: it is what the chain would return.
+func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, unschedulablePlugins sets.Set[string], entries []cacheEntry) framework.Diagnosis {
 	diag := framework.Diagnosis{NodeToStatus: framework.NewDefaultNodeToStatus(), UnschedulablePlugins: unschedulablePlugins}
 	if diag.UnschedulablePlugins == nil {
 		diag.UnschedulablePlugins = sets.New[string]()
 	}
 	for _, n := range nodes {
-		st := s.fw.RunFilterPlugins(ctx, state, pod, n.info)
-		if st.IsSuccess() {
-			continue
+		var st *fwk.Status
+		if entries != nil {
+			if e := &entries[n.slot]; e.generation == n.info.Generation && e.rejection != nil && e.decisive {
+				st = e.rejection
+			}
+		}
+		if st == nil {
+			if st = s.fw.RunFilterPlugins(ctx, state, pod, n.info); st.IsSuccess() {
+				continue
+			}
 		}
 		diag.NodeToStatus.Set(n.info.Node().Name, st)
 		diag.AddPluginStatus(st)
