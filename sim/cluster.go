@@ -57,6 +57,7 @@ func (p *simPod) key() string { return p.obj.Namespace + "/" + p.obj.Name }
 // lineage is a pod's identity across moves: a controller and a slot.
 type lineage struct {
 	key   string
+	uid   types.UID // the first pod's: replacements' UIDs derive from it
 	moves int
 }
 
@@ -205,7 +206,7 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 		if ref := metav1.GetControllerOf(src); ref != nil {
 			p.owner = s.workloads[ref.UID]
 		}
-		p.lineage = &lineage{key: p.key()}
+		p.lineage = &lineage{key: p.key(), uid: src.UID}
 		for _, sv := range servicesByNS[src.Namespace] {
 			if sv.selector.Matches(labels.Set(src.Labels)) {
 				p.services = append(p.services, sv)

@@ -751,9 +751,9 @@ func (m *migrationRun) emptyOnFork(n *simNode) (bool, error) {
 		if err := s.sched.RemovePod(p.obj); err != nil {
 			return false, err
 		}
-		moved := p.obj.DeepCopy()
+		moved := *p.obj // a trial: Place keeps a shallow copy, and nothing here changes its slices
 		moved.Spec.NodeName = ""
-		res, err := s.sched.TryPlace(s.ctx, moved)
+		res, err := s.sched.TryPlace(s.ctx, &moved)
 		if err != nil {
 			return false, err
 		}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	policyv1 "k8s.io/api/policy/v1"
@@ -344,20 +345,10 @@ func (s *Simulation) finish() {
 				fmt.Sprintf("down to %d of %d ready endpoints for %.0fs", sv.minReady, sv.desired, sv.degradedFor.Seconds()))
 		}
 	}
-	lineages := map[*lineage]*simPod{}
-	for _, p := range s.pods {
-		if p.lineage.moves > 1 {
-			lineages[p.lineage] = p
-		}
-	}
-	var moved []*simPod
-	for _, p := range lineages {
-		moved = append(moved, p)
-	}
-	sort.Slice(moved, func(i, j int) bool { return moved[i].lineage.key < moved[j].lineage.key })
-	for _, p := range moved {
-		obj := "Pod/" + p.lineage.key
-		r.addRisk(plan.RiskPodMovedRepeatedly, plan.Low, obj, -1, fmt.Sprintf("moved %d times", p.lineage.moves))
+	moved := slices.Clone(s.churned)
+	sort.Slice(moved, func(i, j int) bool { return moved[i].key < moved[j].key })
+	for _, l := range moved {
+		r.addRisk(plan.RiskPodMovedRepeatedly, plan.Low, "Pod/"+l.key, -1, fmt.Sprintf("moved %d times", l.moves))
 	}
 	sort.SliceStable(r.Risks, func(i, j int) bool {
 		a, b := r.Risks[i], r.Risks[j]

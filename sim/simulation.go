@@ -47,8 +47,12 @@ type Simulation struct {
 	sched *scheduler.Scheduler
 	epoch time.Time // the snapshot's time: virtual time 0
 
-	nodes     map[string]*simNode
+	nodes map[string]*simNode
+	// pods are the live pods and those gone since the last forgetGone, in
+	// creation order; podsKept is len(pods) after it.
 	pods      []*simPod
+	podsKept  int
+	churned   []*lineage // the lineages moved more than once
 	workloads map[types.UID]*workload
 	services  []*service
 	budgets   []*budget
@@ -233,6 +237,35 @@ func (s *Simulation) terminate(p *simPod, grace time.Duration) {
 	s.clk.after(s.draw(DurationTermination, s.cfg.termination(p.obj, grace)), func() { s.gone(p) })
 }
 
+// forgetGone drops the pods that are gone from s.pods once they have
+// doubled it since the last time: nothing reads a gone pod again, and a
+// long run replaces most pods several times (each replacement a whole pod
+// object, which the garbage collector would otherwise scan to the end).
+// Called at the start of a scheduling pass, never inside a loop over
+// s.pods.
+func (s *Simulation) forgetGone() {
+	if len(s.pods) < 2*max(s.podsKept, 1024) {
+		return
+	}
+	tl := &s.tl
+	kept := s.pods[:0]
+	req := tl.req[:0]
+	for i, p := range s.pods {
+		if p.state == podGone {
+			if s.mig != nil {
+				delete(s.mig.isCopy, p)
+			}
+			continue
+		}
+		kept = append(kept, p)
+		if i < len(tl.req) {
+			req = append(req, tl.req[i])
+		}
+	}
+	clear(s.pods[len(kept):])
+	s.pods, tl.req, s.podsKept = kept, req, len(kept)
+}
+
 // schedulerSeesTerminating passes a bound pod's deletionTimestamp (and
 // conditions) on to the scheduler's copy of it, as the API server's update
 // reaches the scheduler's cache: topology spreading stops counting the
@@ -325,7 +358,7 @@ func (s *Simulation) recreate(old *simPod) {
 	} else {
 		obj.Spec.NodeName = ""
 	}
-	obj.UID = types.UID(fmt.Sprintf("%s-r%d", old.obj.UID, s.seq+1))
+	obj.UID = types.UID(fmt.Sprintf("%s-r%d", old.lineage.uid, s.seq+1))
 	now := s.timeAt(s.clk.now)
 	obj.CreationTimestamp = now
 	p := &simPod{obj: obj, state: podPending, owner: w, lineage: old.lineage, services: old.services, pdbs: old.pdbs, seq: s.nextSeq()}
@@ -346,6 +379,7 @@ func (s *Simulation) noteMovedOut(old *simPod) {
 	}
 	if old.lineage.moves == 2 {
 		s.result.Summary.PodsMovedMoreThanOnce++
+		s.churned = append(s.churned, old.lineage)
 	}
 }
 
@@ -398,6 +432,7 @@ func waitsForNode(res scheduler.Result) bool {
 // without being tried again in this pass.
 func (s *Simulation) schedulePending() {
 	s.retryQueued = false
+	s.forgetGone()
 	now := s.clk.now
 	queue := make([]*simPod, 0, len(s.pending))
 	for p := range s.pending {
