@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
 
 // Options configures a Scheduler.
@@ -42,13 +44,36 @@ type Result struct {
 }
 
 // Unschedulable describes why a pod fits on no node, in the scheduler's own
-// words.
+// words. Its message and reasons are put together when asked for: a
+// simulation retries a waiting pod many times and reads them rarely.
 type Unschedulable struct {
-	// Message is the scheduler's message, e.g.
-	// "0/500 nodes are available: 312 Insufficient cpu, ...".
-	Message string
-	// Reasons counts nodes by the reason that rejected them.
-	Reasons map[string]int
 	// Plugins are the plugins that rejected the pod on at least one node.
 	Plugins []string
+
+	fitErr *framework.FitError
+}
+
+// Message is the scheduler's message, e.g.
+// "0/500 nodes are available: 312 Insufficient cpu, ...".
+func (u *Unschedulable) Message() string { return u.fitErr.Error() }
+
+// Reasons counts nodes by the reason that rejected them.
+func (u *Unschedulable) Reasons() map[string]int {
+	diag := u.fitErr.Diagnosis
+	reasons := map[string]int{}
+	if diag.PreFilterMsg != "" {
+		reasons[diag.PreFilterMsg] = u.fitErr.NumAllNodes
+		return reasons
+	}
+	diag.NodeToStatus.ForEachExplicitNode(func(_ string, st *fwk.Status) {
+		for _, r := range st.Reasons() {
+			reasons[r]++
+		}
+	})
+	if absent := u.fitErr.NumAllNodes - diag.NodeToStatus.Len(); absent > 0 {
+		for _, r := range diag.NodeToStatus.AbsentNodesStatus().Reasons() {
+			reasons[r] += absent
+		}
+	}
+	return reasons
 }

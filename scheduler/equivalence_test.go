@@ -115,7 +115,7 @@ func checkEquivalence(t *testing.T, config string) {
 			t.Fatalf("pod %d %s/%s: cached scheduler chose %q, naive loop %q", i, p.Namespace, p.Name, a.NodeName, b.NodeName)
 		}
 		if (a.Unschedulable == nil) != (b.Unschedulable == nil) ||
-			(a.Unschedulable != nil && a.Unschedulable.Message != b.Unschedulable.Message) {
+			(a.Unschedulable != nil && a.Unschedulable.Message() != b.Unschedulable.Message()) {
 			t.Fatalf("pod %d: messages differ: %+v vs %+v", i, a.Unschedulable, b.Unschedulable)
 		}
 		if a.NodeName != "" {

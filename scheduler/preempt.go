@@ -25,21 +25,7 @@ import (
 // would make room and the node the pod would be nominated to.
 func (s *Scheduler) unschedulable(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, numNodes int, diag framework.Diagnosis) (Result, error) {
 	fitErr := &framework.FitError{Pod: pod, NumAllNodes: numNodes, Diagnosis: diag}
-	u := &Unschedulable{Reasons: map[string]int{}, Plugins: sets.List(diag.UnschedulablePlugins)}
-	if diag.PreFilterMsg == "" {
-		diag.NodeToStatus.ForEachExplicitNode(func(_ string, st *fwk.Status) {
-			for _, r := range st.Reasons() {
-				u.Reasons[r]++
-			}
-		})
-		if absent := numNodes - diag.NodeToStatus.Len(); absent > 0 {
-			for _, r := range diag.NodeToStatus.AbsentNodesStatus().Reasons() {
-				u.Reasons[r] += absent
-			}
-		}
-	} else {
-		u.Reasons[diag.PreFilterMsg] = numNodes
-	}
+	u := &Unschedulable{Plugins: sets.List(diag.UnschedulablePlugins), fitErr: fitErr}
 	res := Result{Unschedulable: u}
 	victims, node, msg, err := s.preempt(ctx, state, pod, diag.NodeToStatus)
 	if err != nil {
@@ -48,7 +34,6 @@ func (s *Scheduler) unschedulable(ctx context.Context, state fwk.CycleState, pod
 	if msg != "" {
 		fitErr.Diagnosis.PostFilterMsg = msg
 	}
-	u.Message = fitErr.Error()
 	res.Victims, res.NominatedNode = victims, node
 	return res, nil
 }
@@ -83,11 +68,8 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	prio := corev1helpers.PodPriority(pod)
 	withVictims := potential[:0:0]
 	for _, n := range potential {
-		for _, p := range n.GetPods() {
-			if corev1helpers.PodPriority(p.GetPod()) < prio {
-				withVictims = append(withVictims, n)
-				break
-			}
+		if s.lowestPriority(n) < prio {
+			withVictims = append(withVictims, n)
 		}
 	}
 	var pdbs []*policyv1.PodDisruptionBudget
@@ -106,6 +88,37 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	best := pickCandidate(candidates)
 	victims := best.Victims().Pods
 	return victims, best.Name(), fmt.Sprintf("preemption: found a potential placement for pod on node %v, preempting %d victims", best.Name(), len(victims)), nil
+}
+
+// lowestPriority is the lowest priority of the pods on a node
+// (math.MaxInt32 when it has none), worked out once per node generation:
+// a pod that keeps failing asks for every node's on every attempt.
+func (s *Scheduler) lowestPriority(n fwk.NodeInfo) int32 {
+	compute := func() int32 {
+		lowest := int32(math.MaxInt32)
+		for _, p := range n.GetPods() {
+			lowest = min(lowest, corev1helpers.PodPriority(p.GetPod()))
+		}
+		return lowest
+	}
+	slot, ok := s.st.slotOf[n.Node().Name]
+	if !ok {
+		return compute()
+	}
+	if slot >= len(s.lowest) {
+		s.lowest = append(s.lowest, make([]lowestAt, slot+1-len(s.lowest))...)
+	}
+	e := &s.lowest[slot]
+	if gen := n.GetGeneration(); e.generation != gen || gen == 0 {
+		e.generation, e.priority = gen, compute()
+	}
+	return e.priority
+}
+
+// lowestAt is a node's lowest pod priority at a node generation.
+type lowestAt struct {
+	generation int64
+	priority   int32
 }
 
 // budgetSelectors returns each budget's parsed selector (nil: it selects

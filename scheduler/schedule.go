@@ -222,6 +222,8 @@ func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *cor
 	if diag.UnschedulablePlugins == nil {
 		diag.UnschedulablePlugins = sets.New[string]()
 	}
+	var lastPlugin string
+	var lastCode fwk.Code = -1
 	for _, n := range nodes {
 		var st *fwk.Status
 		if entries != nil {
@@ -235,7 +237,11 @@ func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *cor
 			}
 		}
 		diag.NodeToStatus.Set(n.info.Node().Name, st)
-		diag.AddPluginStatus(st)
+		// Adding the same plugin and code as the node before adds nothing.
+		if st.Plugin() != lastPlugin || st.Code() != lastCode {
+			diag.AddPluginStatus(st)
+			lastPlugin, lastCode = st.Plugin(), st.Code()
+		}
 	}
 	return diag
 }

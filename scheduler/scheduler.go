@@ -37,6 +37,8 @@ type Scheduler struct {
 	// podBudgets caches the budgets selecting each pod preemption weighed
 	// as a victim (a pod's labels never change).
 	podBudgets map[podKey][]*policyv1.PodDisruptionBudget
+	// lowest caches each node's lowest pod priority, by node slot.
+	lowest []lowestAt
 
 	filters []pluginRef[fwk.FilterPlugin]
 	scores  []pluginRef[fwk.ScorePlugin]

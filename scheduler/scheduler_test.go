@@ -177,13 +177,13 @@ func TestPlacementFollowsTheRealPlugins(t *testing.T) {
 					if res.NodeName != "" {
 						t.Fatalf("placed on %s, want unschedulable", res.NodeName)
 					}
-					if res.Unschedulable == nil || !strings.Contains(res.Unschedulable.Message, tc.wantMsg) {
+					if res.Unschedulable == nil || !strings.Contains(res.Unschedulable.Message(), tc.wantMsg) {
 						t.Fatalf("message %+v, want it to contain %q", res.Unschedulable, tc.wantMsg)
 					}
 					return
 				}
 				if res.Unschedulable != nil {
-					t.Fatalf("unschedulable: %s", res.Unschedulable.Message)
+					t.Fatalf("unschedulable: %s", res.Unschedulable.Message())
 				}
 				for _, n := range tc.wantNodes {
 					if res.NodeName == n {
@@ -210,8 +210,8 @@ func TestPreemptionNamesTheVictims(t *testing.T) {
 	if len(res.Victims) != 1 || res.Victims[0].Name != "low" {
 		t.Fatalf("victims %v, want [low]", res.Victims)
 	}
-	if !strings.Contains(res.Unschedulable.Message, "Insufficient cpu") {
-		t.Fatalf("message %q", res.Unschedulable.Message)
+	if !strings.Contains(res.Unschedulable.Message(), "Insufficient cpu") {
+		t.Fatalf("message %q", res.Unschedulable.Message())
 	}
 }
 
@@ -285,7 +285,7 @@ func TestTryPlaceLeavesOutPreemption(t *testing.T) {
 	if res.NodeName != "" || res.NominatedNode != "" || len(res.Victims) != 0 {
 		t.Fatalf("a trial got node %q nominated %q victims %v, want none", res.NodeName, res.NominatedNode, res.Victims)
 	}
-	if res.Unschedulable == nil || !strings.Contains(res.Unschedulable.Message, "Insufficient cpu") {
+	if res.Unschedulable == nil || !strings.Contains(res.Unschedulable.Message(), "Insufficient cpu") {
 		t.Fatalf("a trial does not say why the pod does not fit: %+v", res.Unschedulable)
 	}
 	// The next real cycle preempts again.
@@ -306,8 +306,8 @@ func TestPreemptionNeverEvictsHigherPriorityPods(t *testing.T) {
 		t.Fatalf("got node %q victims %v, want neither", res.NodeName, res.Victims)
 	}
 	want := "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod."
-	if res.Unschedulable.Message != want {
-		t.Fatalf("message\n%q, want\n%q", res.Unschedulable.Message, want)
+	if res.Unschedulable.Message() != want {
+		t.Fatalf("message\n%q, want\n%q", res.Unschedulable.Message(), want)
 	}
 }
 
@@ -467,7 +467,7 @@ func TestNoSecondPreemptionWhileVictimsTerminate(t *testing.T) {
 	if res.NodeName != "" || len(res.Victims) != 0 {
 		t.Fatalf("second cycle: node %q victims %v, want none while the first victim terminates", res.NodeName, res.Victims)
 	}
-	if !strings.Contains(res.Unschedulable.Message, "terminating pod on the nominated node") {
-		t.Errorf("message %q does not say the preemptor waits for its victim", res.Unschedulable.Message)
+	if !strings.Contains(res.Unschedulable.Message(), "terminating pod on the nominated node") {
+		t.Errorf("message %q does not say the preemptor waits for its victim", res.Unschedulable.Message())
 	}
 }

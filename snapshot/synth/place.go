@@ -132,7 +132,7 @@ func (g *generator) place(ctx context.Context, s *scheduler.Scheduler, pod *core
 	if res.NodeName == "" {
 		msg := "no reason given"
 		if res.Unschedulable != nil {
-			msg = res.Unschedulable.Message
+			msg = res.Unschedulable.Message()
 		}
 		return "", fmt.Errorf("%w: pod %s/%s of %s: %s", ErrUnplaceable, pod.Namespace, pod.Name, w, msg)
 	}
