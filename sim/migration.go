@@ -484,7 +484,7 @@ func (m *migrationRun) move(t *tenant, bs *batchStats, done func()) {
 			t.afterReady()
 			return
 		}
-		s.clusterChanged(false)
+		s.clusterChanged(false, clusterNew)
 	})
 }
 
@@ -634,7 +634,7 @@ func (m *migrationRun) deleteOld(p *simPod, gone func()) {
 			}
 		}
 		s.podLeft(p)
-		s.clusterChanged(false)
+		s.clusterChanged(false, s.clusterOfNode(p.obj.Spec.NodeName))
 		gone()
 	})
 }

@@ -630,21 +630,3 @@ func TestDisplacedPodsThatNeverBecomeReadyAreReported(t *testing.T) {
 		t.Errorf("risk in batch %v, want batch 0 (n1's)", found.Batch)
 	}
 }
-
-// TestPreemptorWaitsForItsVictims: n1's drain displaces a high-priority
-// pod that fits nowhere; the scheduler preempts two low-priority pods (30 s
-// to terminate) on n2 or n3 and nominates it there. When n1's other pod is
-// gone (10 s) the cluster has changed and the pod is retried: its victims
-// are still terminating on its nominated node, so, as DefaultPreemption
-// rules, it preempts nothing more. (n1 comes back big enough for every
-// later displaced pod: no other batch preempts.)
-func TestPreemptorWaitsForItsVictims(t *testing.T) {
-	c := newCluster(Node("n1").Cap("cpu", "5").Obj(), Node("n2").Cap("cpu", "2").Obj(), Node("n3").Cap("cpu", "2").Obj())
-	replicaSet(c, "hi", "2", func(b *PodBuilder) { b.Priority(1000) }, "n1")
-	replicaSet(c, "quick", "1", nil, "n1")
-	replicaSet(c, "lo", "1", func(b *PodBuilder) { b.Grace(30) }, "n2", "n2", "n3", "n3")
-	res := simulateWith(t, c, byName("1"), everyDrop())
-	if res.Summary.PreemptedPods != 2 {
-		t.Errorf("%d pods preempted, want 2: the pod preempted again while its first victims were terminating", res.Summary.PreemptedPods)
-	}
-}

@@ -81,7 +81,7 @@ func (s *Simulation) setCordon(n *simNode, on bool) {
 		s.sched.AddNode(obj)
 	}
 	if !on {
-		s.clusterChanged(true)
+		s.clusterChanged(true, s.clusterOfNode(n.obj.Name))
 	}
 }
 

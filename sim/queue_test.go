@@ -6,6 +6,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/noderoll/noderoll/plan"
 )
 
 // TestFailedAttemptsBackOffAsTheScheduler checks the scheduling queue's
@@ -28,7 +30,7 @@ func TestFailedAttemptsBackOffAsTheScheduler(t *testing.T) {
 		if s.requeued(p) {
 			t.Errorf("attempt %d: back in the queue with no event since it failed", i+1)
 		}
-		s.clusterChanged(false)
+		s.clusterChanged(false, clusterOld)
 		if !s.requeued(p) {
 			t.Errorf("attempt %d: a cluster event did not move it back to the queue", i+1)
 		}
@@ -40,12 +42,43 @@ func TestFailedAttemptsBackOffAsTheScheduler(t *testing.T) {
 	// A pod only node-level plugins rejected waits for a node event.
 	p.waitsForNode = true
 	s.failedAttempt(p)
-	s.clusterChanged(false)
+	s.clusterChanged(false, clusterOld)
 	if s.requeued(p) {
 		t.Errorf("a pod waiting for a node went back to the queue on a pod event")
 	}
-	s.clusterChanged(true)
+	s.clusterChanged(true, clusterOld)
 	if !s.requeued(p) {
 		t.Errorf("a node event did not move a pod waiting for a node back to the queue")
+	}
+}
+
+// TestEachClusterHasItsOwnQueue: in a migration the old and the new
+// cluster have a scheduler each; an event in one cluster does not move the
+// other's waiting pods back to its queue.
+func TestEachClusterHasItsOwnQueue(t *testing.T) {
+	newNode := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "new-1", Labels: map[string]string{plan.ClusterLabel: plan.ClusterNew}}}
+	oldNode := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "old-1"}}
+	s := &Simulation{result: &Result{riskSeen: map[string]bool{}}, mig: &migrationRun{},
+		nodes: map[string]*simNode{"new-1": {obj: newNode, present: true}, "old-1": {obj: oldNode, present: true}}}
+	copyPod := &simPod{obj: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web-0"},
+		Spec: corev1.PodSpec{NodeSelector: map[string]string{plan.ClusterLabel: plan.ClusterNew}}}}
+	oldPod := &simPod{obj: &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "db-0"}}}
+	s.failedAttempt(copyPod)
+	s.failedAttempt(oldPod)
+
+	s.clusterChanged(false, s.clusterOfNode("old-1"))
+	if s.requeued(copyPod) {
+		t.Errorf("an old cluster's event moved a pod of the new cluster back to its queue")
+	}
+	if !s.requeued(oldPod) {
+		t.Errorf("an old cluster's event did not move the old cluster's pod back to its queue")
+	}
+	s.failedAttempt(oldPod)
+	s.clusterChanged(false, s.clusterOfNode("new-1"))
+	if !s.requeued(copyPod) {
+		t.Errorf("a new cluster's event did not move its pod back to its queue")
+	}
+	if s.requeued(oldPod) {
+		t.Errorf("a new cluster's event moved the old cluster's pod back to its queue")
 	}
 }

@@ -64,7 +64,7 @@ type Simulation struct {
 	// unschedulable pods back to the scheduling queue (any, and those of a
 	// node); passAt holds the instants a pass is queued at for pods whose
 	// backoff ends then.
-	changes, nodeChanges uint64
+	changes, nodeChanges [2]uint64 // by cluster (clusterOld, clusterNew)
 	passAt               map[time.Duration]bool
 	batch                *batchStats   // the batch in progress
 	mig                  *migrationRun // the migration in progress, if the plan is one
@@ -303,7 +303,7 @@ func (s *Simulation) gone(p *simPod) {
 	}
 	s.afterGone(p)
 	s.podLeft(p)
-	s.clusterChanged(false)
+	s.clusterChanged(false, s.clusterOfNode(p.obj.Spec.NodeName))
 }
 
 func (s *Simulation) afterGone(p *simPod) {
@@ -369,7 +369,7 @@ func (s *Simulation) recreate(old *simPod) {
 	s.pending[p] = true
 	s.noteDisplaced(old, p)
 	s.noteMovedOut(old)
-	s.clusterChanged(false)
+	s.clusterChanged(false, s.clusterOfNode(old.obj.Spec.NodeName))
 }
 
 func (s *Simulation) noteMovedOut(old *simPod) {
@@ -389,10 +389,16 @@ func (s *Simulation) noteMovedOut(old *simPod) {
 // schedulable: only such an event can help a pod that only node-level
 // plugins rejected (see nodeOnlyPlugins), as the scheduler's queueing hints
 // decide.
-func (s *Simulation) clusterChanged(nodeEvent bool) {
-	s.changes++
+//
+// In a migration the old and the new cluster each have their own
+// scheduler and queue: an event on a node (or of a pod on a node) of one
+// cluster moves back only that cluster's pods: cluster is where the event
+// happened (clusterOld outside a migration).
+func (s *Simulation) clusterChanged(nodeEvent bool, cluster int) {
+	c := cluster
+	s.changes[c]++
 	if nodeEvent {
-		s.nodeChanges++
+		s.nodeChanges[c]++
 	}
 	if s.retryQueued || len(s.pending) == 0 {
 		return
@@ -502,10 +508,37 @@ func (s *Simulation) requeued(p *simPod) bool {
 	case p.attempts == 0:
 		return true
 	case p.waitsForNode:
-		return s.nodeChanges > p.nodeChangesAtFail
+		return s.nodeChanges[s.clusterOfPod(p)] > p.nodeChangesAtFail
 	default:
-		return s.changes > p.changesAtFail
+		return s.changes[s.clusterOfPod(p)] > p.changesAtFail
 	}
+}
+
+// Clusters, for the scheduling queue's events: the only one, or in a
+// migration the old one, and the new one.
+const (
+	clusterOld = 0
+	clusterNew = 1
+)
+
+// clusterOfNode is the cluster a node belongs to.
+func (s *Simulation) clusterOfNode(name string) int {
+	if s.mig == nil {
+		return clusterOld
+	}
+	if n := s.nodes[name]; n != nil && isNewNode(n) {
+		return clusterNew
+	}
+	return clusterOld
+}
+
+// clusterOfPod is the cluster whose scheduler places p: the new one for
+// the workloads created there (they select its nodes).
+func (s *Simulation) clusterOfPod(p *simPod) int {
+	if s.mig != nil && p.obj.Spec.NodeSelector[plan.ClusterLabel] == plan.ClusterNew {
+		return clusterNew
+	}
+	return clusterOld
 }
 
 // Kube-scheduler's default pod backoff: podInitialBackoffSeconds and
@@ -519,7 +552,8 @@ const (
 // the next cluster event, and then for its backoff.
 func (s *Simulation) failedAttempt(p *simPod) {
 	p.attempts++
-	p.changesAtFail, p.nodeChangesAtFail = s.changes, s.nodeChanges
+	c := s.clusterOfPod(p)
+	p.changesAtFail, p.nodeChangesAtFail = s.changes[c], s.nodeChanges[c]
 	backoff := initialBackoff
 	for i := 1; i < p.attempts && backoff < maxBackoff; i++ {
 		backoff *= 2
@@ -584,10 +618,13 @@ func (s *Simulation) preempt(p *simPod, res scheduler.Result) {
 	if len(res.Victims) == 0 {
 		return
 	}
-	// The scheduler nominates the pod to the node and marks each victim
-	// with the DisruptionTarget condition before deleting it: the pod tries
-	// that node first, and does not preempt again while they terminate.
-	p.obj.Status.NominatedNodeName = res.NominatedNode
+	// The scheduler marks each victim with the DisruptionTarget condition
+	// before deleting it. It also nominates the pod to the node, and holds
+	// the node's room for it against lower-priority pods; the simulation
+	// does not nominate (see the package documentation): without that
+	// hold, the victims' own replacements could take the room back before
+	// the pod's retry, and a pod pinned to the node (a local volume) would
+	// preempt them again, without end.
 	for _, v := range res.Victims {
 		// A victim already on its way out is not deleted again.
 		if vp := s.findPod(v.Namespace, v.Name, v.Spec.NodeName); vp != nil && (vp.state == podStarting || vp.state == podReady) {

@@ -97,7 +97,7 @@ func (s *Simulation) addMachines(prefix string, n int, newCluster bool) ([]strin
 		}
 		names = append(names, obj.Name)
 	}
-	s.clusterChanged(true)
+	s.clusterChanged(true, clusterOld)
 	return names, nil
 }
 
