@@ -198,8 +198,9 @@ func (s *Scheduler) AddPod(pod *corev1.Pod) error {
 // (matched by UID on pod.Spec.NodeName), as the scheduler's cache applies
 // a pod update: a pod that starts terminating carries its
 // deletionTimestamp, which topology spreading does not count, and a
-// preemption victim its DisruptionTarget condition, which keeps its
-// preemptor from preempting again while it terminates.
+// preemption victim its DisruptionTarget condition, which keeps a
+// preemptor nominated to its node from preempting again while it
+// terminates.
 func (s *Scheduler) UpdatePod(pod *corev1.Pod) error {
 	if err := s.RemovePod(pod); err != nil {
 		return err

@@ -619,8 +619,7 @@ func (m *migrationRun) deleteOld(p *simPod, gone func()) {
 			s.endpointChange(sv, -1)
 		}
 	}
-	p.obj.DeletionTimestamp = &now
-	s.schedulerSeesTerminating(p)
+	s.startTerminating(p, now)
 	p.state = podTerminating
 	setReady(p.obj, false)
 	s.clk.after(s.cfg.termination(p.obj, plan.GracePeriod(p.obj, m.drain)), func() {

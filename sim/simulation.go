@@ -217,9 +217,7 @@ func (s *Simulation) terminate(p *simPod, grace time.Duration) {
 	}
 	wasReady := p.state == podReady
 	wasPending := p.state == podPending
-	now := s.timeAt(s.clk.now)
-	p.obj.DeletionTimestamp = &now
-	s.schedulerSeesTerminating(p)
+	s.startTerminating(p, s.timeAt(s.clk.now))
 	if wasPending {
 		delete(s.pending, p)
 		p.state = podGone
@@ -266,13 +264,13 @@ func (s *Simulation) forgetGone() {
 	s.pods, tl.req, s.podsKept = kept, req, len(kept)
 }
 
-// schedulerSeesTerminating passes a bound pod's deletionTimestamp (and
-// conditions) on to the scheduler's copy of it, as the API server's update
-// reaches the scheduler's cache: topology spreading stops counting the
-// pod, and a preemption victim keeps its preemptor from preempting again
-// while it terminates. The copy is shallow: the scheduler reads only
+// startTerminating sets a pod's deletionTimestamp and, for a bound pod,
+// passes it (and the pod's conditions) on to the scheduler's copy, as the
+// API server's update reaches the scheduler's cache: topology spreading
+// stops counting the pod. The copy is shallow: the scheduler reads only
 // metadata, spec and the conditions set before the call.
-func (s *Simulation) schedulerSeesTerminating(p *simPod) {
+func (s *Simulation) startTerminating(p *simPod, now metav1.Time) {
+	p.obj.DeletionTimestamp = &now
 	if p.state != podStarting && p.state != podReady {
 		return
 	}
@@ -395,10 +393,9 @@ func (s *Simulation) noteMovedOut(old *simPod) {
 // cluster moves back only that cluster's pods: cluster is where the event
 // happened (clusterOld outside a migration).
 func (s *Simulation) clusterChanged(nodeEvent bool, cluster int) {
-	c := cluster
-	s.changes[c]++
+	s.changes[cluster]++
 	if nodeEvent {
-		s.nodeChanges[c]++
+		s.nodeChanges[cluster]++
 	}
 	if s.retryQueued || len(s.pending) == 0 {
 		return
@@ -596,7 +593,6 @@ func (s *Simulation) batchIndex() int {
 func (s *Simulation) bind(p *simPod, node string) {
 	delete(s.pending, p)
 	p.obj.Spec.NodeName = node
-	p.obj.Status.NominatedNodeName = ""
 	p.obj.Status.Phase = corev1.PodRunning
 	start := s.timeAt(s.clk.now)
 	p.obj.Status.StartTime = &start
@@ -621,10 +617,10 @@ func (s *Simulation) preempt(p *simPod, res scheduler.Result) {
 	// The scheduler marks each victim with the DisruptionTarget condition
 	// before deleting it. It also nominates the pod to the node, and holds
 	// the node's room for it against lower-priority pods; the simulation
-	// does not nominate (see the package documentation): without that
+	// does not nominate: without that
 	// hold, the victims' own replacements could take the room back before
 	// the pod's retry, and a pod pinned to the node (a local volume) would
-	// preempt them again, without end.
+	// preempt them again, without end (README, "Preemption").
 	for _, v := range res.Victims {
 		// A victim already on its way out is not deleted again.
 		if vp := s.findPod(v.Namespace, v.Name, v.Spec.NodeName); vp != nil && (vp.state == podStarting || vp.state == podReady) {
