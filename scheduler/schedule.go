@@ -17,10 +17,16 @@ import (
 // scheduling cycle of kube-scheduler (PreFilter, Filter, PostFilter
 // preemption when nothing fits, PreScore, Score, NormalizeScore, select).
 //
+// As the real scheduler does, the search for feasible nodes starts where
+// the previous cycle's stopped, in the scheduler cache's node order (zones
+// interleaved), and stops once percentageOfNodesToScore's share of the
+// nodes is found (by default an adaptive share: 230 of 500 nodes, every
+// node below 100); only those are scored.
+//
 // What differs from the real scheduler, on purpose:
-//   - every feasible node is scored (percentageOfNodesToScore is pinned to
-//     100 unless the profile sets it), so the answer does not depend on
-//     history;
+//   - the search stops exactly at the node that completes the share, as a
+//     search one node at a time would, where upstream's parallel search
+//     may run a few nodes further (the next cycle then starts later);
 //   - ties between equally scored nodes are broken by a hash of the seed,
 //     the pod and the node, not by an unseeded random number;
 //   - a pod nominated to a node by an earlier preemption tries that node
@@ -63,10 +69,10 @@ func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 	var err error
 	var entries []cacheEntry
 	if s.opts.Naive || !cacheable(pod) || !preRes.AllNodes() {
-		feasible, err = s.filterAll(ctx, state, pod, candidates)
+		feasible, err = s.filterAll(ctx, state, pod, candidates, len(all))
 	} else {
 		entries = s.cache.entriesFor(pod, len(s.st.slotOf))
-		feasible, err = s.filterCached(ctx, state, pod, candidates, entries)
+		feasible, err = s.filterCached(ctx, state, pod, candidates, len(all), entries)
 	}
 	if err != nil {
 		return Result{}, err
@@ -107,28 +113,98 @@ func (s *Scheduler) evaluateNominatedNode(ctx context.Context, state fwk.CycleSt
 	return Result{}, false, nil
 }
 
-// filterAll runs the framework's Filter plugins on every candidate node,
-// as the scheduler does, in parallel and in node order.
-func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState) ([]*nodeState, error) {
-	statuses := make([]*fwk.Status, len(nodes))
-	s.fw.Parallelizer().Until(ctx, len(nodes), func(i int) {
-		statuses[i] = s.fw.RunFilterPlugins(ctx, state, pod, nodes[i].info)
-	}, "Filter")
-	var feasible []*nodeState
-	for i, st := range statuses {
+// filterAll runs the framework's Filter plugins on the candidate nodes,
+// as the scheduler does, until enough feasible nodes are found.
+func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, numAll int) ([]*nodeState, error) {
+	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
+		st := s.fw.RunFilterPlugins(ctx, state, pod, n.info)
 		if st.IsSuccess() {
-			feasible = append(feasible, nodes[i])
-		} else if !st.IsRejected() {
-			return nil, st.AsError()
+			return true, nil
+		}
+		if !st.IsRejected() {
+			return false, st
+		}
+		return false, nil
+	})
+}
+
+// minSearchStep is the fewest nodes searchFeasible filters at once (in
+// parallel) when fewer feasible nodes are still wanted.
+const minSearchStep = 32
+
+// searchFeasible runs check on nodes in the scheduler's search order: from
+// where the previous cycle stopped, wrapping around, until the profile's
+// share of feasible nodes (numFeasibleNodesToFind) is found or every node
+// was checked. It returns the feasible nodes in search order and moves the
+// next cycle's start past the nodes it checked, as the scheduler does.
+// numAll is the number of nodes in the cluster, which the start wraps at.
+//
+// check returns whether the node fits, or an error status (not a
+// rejection) that ends the search.
+func (s *Scheduler) searchFeasible(ctx context.Context, nodes []*nodeState, numAll int, check func(*nodeState) (bool, *fwk.Status)) ([]*nodeState, error) {
+	total := len(nodes)
+	feasible := s.buf.feasible[:0]
+	if total == 0 {
+		return feasible, nil
+	}
+	want := numFeasibleNodesToFind(s.profile.PercentageOfNodesToScore, total)
+	if len(s.scores) == 0 {
+		want = 1
+	}
+	l := s.st.top()
+	start := l.nextStart
+	fits := grow(&s.buf.fits, total)
+	errs := grow(&s.buf.errs, total)
+	processed := 0
+	for processed < total && len(feasible) < want {
+		base := processed
+		step := min(total-base, max(want-len(feasible), minSearchStep))
+		clear(fits[base : base+step])
+		clear(errs[base : base+step])
+		s.fw.Parallelizer().Until(ctx, step, func(i int) {
+			fits[base+i], errs[base+i] = check(nodes[(start+base+i)%total])
+		}, "Filter")
+		for i := base; i < base+step; i++ {
+			if errs[i] != nil {
+				s.buf.feasible = feasible
+				return nil, errs[i].AsError()
+			}
+			processed = i + 1
+			if fits[i] {
+				if feasible = append(feasible, nodes[(start+i)%total]); len(feasible) == want {
+					break
+				}
+			}
 		}
 	}
+	s.buf.feasible = feasible
+	l.nextStart = (l.nextStart + processed) % numAll
 	return feasible, nil
+}
+
+// numFeasibleNodesToFind is how many feasible nodes the scheduler looks for
+// among numAll before it stops searching: every node below 100 nodes, else
+// percentage of them (when 0, adaptive: 50% less 1% per 125 nodes, at
+// least 5%), and at least 100.
+func numFeasibleNodesToFind(percentage *int32, numAll int) int {
+	const minNodes, minPercentage = 100, 5
+	if numAll < minNodes {
+		return numAll
+	}
+	p := 0
+	if percentage != nil {
+		p = int(*percentage)
+	}
+	if p == 0 {
+		p = max(50-numAll/125, minPercentage)
+	}
+	return max(numAll*p/100, minNodes)
 }
 
 // filterCached is filterAll with the node-local plugins' verdicts reused
 // from earlier pods of the same signature on nodes that have not changed.
 // Plugins that look beyond the node run every time.
-func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, entries []cacheEntry) ([]*nodeState, error) {
+func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, numAll int, entries []cacheEntry) ([]*nodeState, error) {
 	skip := state.GetSkipFilterPlugins()
 	var local []localFilter
 	var global []fwk.FilterPlugin
@@ -143,43 +219,33 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 			global = append(global, f.p)
 		}
 	}
-	fits := grow(&s.buf.fits, len(nodes))
-	clear(fits)
-	errs := grow(&s.buf.errs, len(nodes))
-	clear(errs)
-	s.fw.Parallelizer().Until(ctx, len(nodes), func(i int) {
-		n := nodes[i]
+	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
 		e := &entries[n.slot]
 		if e.generation != n.info.Generation {
+			var errSt *fwk.Status
 			e.generation = n.info.Generation
-			e.rejection, e.decisive = runFilters(ctx, state, pod, n, local, &errs[i])
-			e.fits = e.rejection == nil && errs[i] == nil
+			e.rejection, e.decisive = runFilters(ctx, state, pod, n, local, &errSt)
+			e.fits = e.rejection == nil && errSt == nil
 			e.scored = false
+			if errSt != nil {
+				e.generation = -1 // an error is not a verdict to keep
+				return false, errSt
+			}
 		}
 		if !e.fits {
-			return
+			return false, nil
 		}
 		for _, p := range global {
 			st := p.Filter(ctx, state, pod, n.info)
 			if !st.IsSuccess() {
 				if !st.IsRejected() {
-					errs[i] = st
+					return false, st
 				}
-				return
+				return false, nil
 			}
 		}
-		fits[i] = true
-	}, "Filter")
-	var feasible []*nodeState
-	for i := range nodes {
-		if errs[i] != nil {
-			return nil, errs[i].AsError()
-		}
-		if fits[i] {
-			feasible = append(feasible, nodes[i])
-		}
-	}
-	return feasible, nil
+		return true, nil
+	})
 }
 
 // localFilter is a node-local filter plugin in a cycle's chain; first is

@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,7 +11,6 @@ import (
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	"k8s.io/utils/ptr"
 
 	"github.com/noderoll/noderoll/snapshot"
 )
@@ -56,6 +54,8 @@ type cycleBuffers struct {
 	list   []fwk.NodeScore
 	totals []int64
 	fits   []bool
+	// feasible is the cycle's feasible nodes.
+	feasible []*nodeState
 }
 
 // pluginRef is a plugin the scheduler may call directly, with whether its
@@ -94,7 +94,7 @@ func (o Options) parallelism() int {
 	if o.Parallelism > 0 {
 		return o.Parallelism
 	}
-	return max(1, runtime.GOMAXPROCS(0))
+	return 1
 }
 
 // New builds the scheduler's state from snap: its nodes, the pods bound to
@@ -105,13 +105,6 @@ func New(ctx context.Context, snap *snapshot.Snapshot, opts Options) (*Scheduler
 	profile, err := loadProfile(opts.ConfigFile, opts.Profile)
 	if err != nil {
 		return nil, err
-	}
-	if profile.PercentageOfNodesToScore == nil || *profile.PercentageOfNodesToScore == 0 {
-		// Pinned: score every feasible node. The real scheduler's adaptive
-		// sample starts at a rotating index and stops early, so its choice
-		// depends on scheduling history and goroutine timing; a plan review
-		// needs the same answer twice.
-		profile.PercentageOfNodesToScore = ptr.To[int32](100)
 	}
 	st := newStore()
 	parts, err := buildFramework(ctx, profile, st, !opts.Naive, opts.parallelism())

@@ -151,6 +151,22 @@ type layer struct {
 	nodes []*nodeState // by slot; nil means no such node in this layer
 	owned []bool       // nodes[i] was created by this layer and may be mutated
 	lists *nodeLists   // derived lists; nil means rebuild on next use
+	// tree is the nodes' order for a cycle, shared with the parent layer
+	// until this layer changes it (treeOwned).
+	tree      *nodeTree
+	treeOwned bool
+	// nextStart is where the next cycle's search for feasible nodes
+	// starts in the node list (the scheduler's nextStartNodeIndex).
+	nextStart int
+}
+
+// mutableTree returns the layer's node tree, cloned first if shared.
+func (l *layer) mutableTree() *nodeTree {
+	if !l.treeOwned {
+		l.tree = l.tree.clone()
+		l.treeOwned = true
+	}
+	return l.tree
 }
 
 // nodeLists are the derived views the framework asks for on every cycle.
@@ -176,7 +192,7 @@ type store struct {
 }
 
 func newStore() *store {
-	return &store{slotOf: map[string]int{}, layers: []*layer{{}}}
+	return &store{slotOf: map[string]int{}, layers: []*layer{{tree: newNodeTree(), treeOwned: true}}}
 }
 
 func (s *store) top() *layer { return s.layers[len(s.layers)-1] }
@@ -230,9 +246,13 @@ func (s *store) setNode(node *corev1.Node) {
 	l := s.top()
 	if l.nodes[slot] == nil {
 		l.nodes[slot] = newNodeState(node, slot)
+		l.mutableTree().add(node)
 	} else {
 		if !l.owned[slot] {
 			l.nodes[slot] = l.nodes[slot].clone()
+		}
+		if old := l.nodes[slot].info.Node(); old != nil {
+			l.mutableTree().update(old, node)
 		}
 		l.nodes[slot].info.SetNode(node)
 	}
@@ -247,6 +267,7 @@ func (s *store) removeNode(name string) error {
 	if !ok || slot >= len(l.nodes) || l.nodes[slot] == nil {
 		return fmt.Errorf("node %q not found", name)
 	}
+	l.mutableTree().remove(l.nodes[slot].info.Node())
 	l.nodes[slot] = nil
 	l.owned[slot] = false
 	l.lists = nil
@@ -287,9 +308,11 @@ func hasAffinity(pi fwk.PodInfo) bool {
 func (s *store) fork() {
 	parent := s.top()
 	s.layers = append(s.layers, &layer{
-		nodes: slices.Clone(parent.nodes),
-		owned: make([]bool, len(parent.nodes)),
-		lists: parent.lists,
+		nodes:     slices.Clone(parent.nodes),
+		owned:     make([]bool, len(parent.nodes)),
+		lists:     parent.lists,
+		tree:      parent.tree,
+		nextStart: parent.nextStart,
 	})
 }
 
@@ -314,6 +337,9 @@ func (s *store) commit() {
 	}
 	parent.nodes = child.nodes
 	parent.lists = child.lists
+	parent.tree = child.tree
+	parent.treeOwned = parent.treeOwned || child.treeOwned
+	parent.nextStart = child.nextStart
 }
 
 func (s *store) lists() *nodeLists {
@@ -322,10 +348,8 @@ func (s *store) lists() *nodeLists {
 		return l.lists
 	}
 	nl := &nodeLists{}
-	for _, n := range l.nodes {
-		if n == nil {
-			continue
-		}
+	for _, name := range l.tree.list() {
+		n := l.nodes[s.slotOf[name]]
 		nl.states = append(nl.states, n)
 		nl.all = append(nl.all, n.info)
 		if len(n.info.PodsWithAffinity) > 0 {

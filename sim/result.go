@@ -6,7 +6,6 @@ import (
 	"sort"
 
 	policyv1 "k8s.io/api/policy/v1"
-	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/noderoll/noderoll/plan"
 	"github.com/noderoll/noderoll/snapshot"
@@ -265,7 +264,7 @@ func (r *Result) noteBatchStart(s *Simulation, b plan.Batch) {
 // are kept in integers (milli-CPU, bytes) so that they do not depend on the
 // order nodes are visited in.
 func (s *Simulation) capacity() Capacity {
-	var allocCPU, allocMem, allocPods, reqCPU, reqMem, reqPods int64
+	var allocCPU, allocMem, allocPods int64
 	for _, n := range s.nodes {
 		if !n.present || n.cordoned {
 			continue
@@ -275,29 +274,13 @@ func (s *Simulation) capacity() Capacity {
 		allocMem += a.Memory().Value()
 		allocPods += a.Pods().Value()
 	}
-	// Every pod that must keep running needs room on the schedulable nodes:
-	// those on them, those waiting, and those the cordoned nodes will shed,
-	// but not the DaemonSet and static pods that leave with their node, nor
-	// bare pods, which are lost.
-	for _, p := range s.pods {
-		if p.state == podGone || p.state == podTerminating {
-			continue
-		}
-		if n := s.nodes[p.obj.Spec.NodeName]; p.state != podPending && (n == nil || !n.present || n.cordoned) {
-			if p.owner == nil || p.owner.kind == "DaemonSet" || plan.IsMirrorPod(p.obj) {
-				continue
-			}
-		}
-		req := resourcehelper.PodRequests(p.obj, resourcehelper.PodResourcesOptions{})
-		reqCPU += req.Cpu().MilliValue()
-		reqMem += req.Memory().Value()
-		reqPods++
-	}
+	// Every pod that must keep running needs room on the schedulable nodes.
+	req := s.demand()
 	const gib = 1 << 30
 	return Capacity{
-		CPU:    Amount{Allocatable: float64(allocCPU) / 1000, Requested: float64(reqCPU) / 1000},
-		Memory: Amount{Allocatable: float64(allocMem) / gib, Requested: float64(reqMem) / gib},
-		Pods:   Amount{Allocatable: float64(allocPods), Requested: float64(reqPods)},
+		CPU:    Amount{Allocatable: float64(allocCPU) / 1000, Requested: float64(req[0]) / 1000},
+		Memory: Amount{Allocatable: float64(allocMem) / gib, Requested: float64(req[1]) / gib},
+		Pods:   Amount{Allocatable: float64(allocPods), Requested: float64(req[2])},
 	}
 }
 

@@ -46,7 +46,7 @@ type timeline struct {
 	// sample; demand is what was requested then.
 	outCount int
 	inAlloc  [2]int64
-	demand   [2]int64
+	demand   [3]int64
 	started  bool
 }
 
@@ -108,15 +108,18 @@ func (s *Simulation) observe() {
 	r.Timeline = append(r.Timeline, smp)
 }
 
-// demand sums the requests of the pods that need room on the schedulable
-// nodes, as capacity does, from requests computed once per pod.
-func (s *Simulation) demand() [2]int64 {
+// demand sums the requests (CPU millicores, memory bytes, pods) of the
+// pods that need room on the schedulable nodes: those on them, those
+// waiting, and those the cordoned nodes will shed, but not the DaemonSet and
+// static pods that leave with their node, nor bare pods, which are lost.
+// Each pod's requests are computed once.
+func (s *Simulation) demand() [3]int64 {
 	tl := &s.tl
 	for i := len(tl.req); i < len(s.pods); i++ {
 		req := resourcehelper.PodRequests(s.pods[i].obj, resourcehelper.PodResourcesOptions{})
 		tl.req = append(tl.req, [2]int64{req.Cpu().MilliValue(), req.Memory().Value()})
 	}
-	var sum [2]int64
+	var sum [3]int64
 	for i, p := range s.pods {
 		if p.state == podGone || p.state == podTerminating {
 			continue
@@ -128,6 +131,7 @@ func (s *Simulation) demand() [2]int64 {
 		}
 		sum[0] += tl.req[i][0]
 		sum[1] += tl.req[i][1]
+		sum[2]++
 	}
 	return sum
 }
