@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -239,6 +240,11 @@ type Comparison struct {
 	Findings []string `json:"findings"`
 	// Specs are the strategies as given, index for index with Results.
 	Specs []string `json:"specs"`
+	// RunSeconds is how long each run took on this machine (wall time,
+	// index for index with Results), for capacity planning of the tool
+	// itself. It is not part of the written comparison, which depends only
+	// on the snapshot and the options.
+	RunSeconds []float64 `json:"-"`
 }
 
 // Compare runs every strategy on snap, in parallel (each run has its own
@@ -257,6 +263,7 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 		par = runtime.GOMAXPROCS(0)
 	}
 	results := make([]*sim.Result, len(strategies))
+	runSeconds := make([]float64, len(strategies))
 	errs := make([]error, len(strategies))
 	simOpts := opts.Sim
 	simOpts.Progress = nil
@@ -281,7 +288,9 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 					errs[i] = err
 					continue
 				}
+				start := time.Now()
 				res, err := sim.Run(ctx, snap, plans[i], simOpts)
+				runSeconds[i] = time.Since(start).Seconds()
 				if err != nil {
 					errs[i] = fmt.Errorf("simulating %q: %w", strategies[i].Spec, err)
 					continue
@@ -302,7 +311,7 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 			return nil, err
 		}
 	}
-	c := &Comparison{Results: results}
+	c := &Comparison{Results: results, RunSeconds: runSeconds}
 	for _, st := range strategies {
 		c.Specs = append(c.Specs, st.Spec)
 	}
@@ -350,6 +359,8 @@ var Metrics = []Metric{
 	{"podMovesMax", func(r *sim.Result) float64 { return float64(r.Summary.PodMovesMax) }},
 	{"pdbStallSeconds", func(r *sim.Result) float64 { return r.Summary.PDBStallSeconds }},
 	{"servicesWithOutage", func(r *sim.Result) float64 { return float64(r.Summary.ServicesWithOutage) }},
+	{"serviceDownSeconds", ServiceDownSeconds},
+	{"podsMovedMoreThanOnce", func(r *sim.Result) float64 { return float64(r.Summary.PodsMovedMoreThanOnce) }},
 	{"servicesDegraded", func(r *sim.Result) float64 { return float64(r.Summary.ServicesDegraded) }},
 	{"unschedulablePods", func(r *sim.Result) float64 { return float64(r.Summary.UnschedulablePods) }},
 	{"lostPods", func(r *sim.Result) float64 { return float64(r.Summary.LostPods) }},
@@ -373,14 +384,25 @@ func Safe(r *sim.Result) bool {
 	return s.ServicesWithOutage == 0 && s.StuckNodes == 0 && s.LostPods == 0 && s.PendingAtEnd == 0
 }
 
-// CompareResults orders two results, best first: what blocks approval
-// first (Services down, stuck drains, pods left pending, pods lost), then
-// the duration, then degraded Services, unschedulable pods, evictions,
-// PDB stall time and extra machine-hours. No amount of speed buys an
-// outage back.
+// CompareResults orders two results, best first:
+//  1. a run a change board can approve (Safe) before one it cannot;
+//  2. less Service downtime: the seconds each Service spent with no ready
+//     endpoint, summed (ServiceDownSeconds). It weighs how many Services
+//     go down and for how long: a rollout that takes Services down for a
+//     minute each is not worse than one that keeps fewer of them down for
+//     days, as a count of Services down would rank it;
+//  3. fewer Services down, stuck drains, pods left pending, pods lost;
+//  4. the shorter run;
+//  5. fewer degraded Services, unschedulable pods, pods moved more than
+//     once, evictions; less PDB stall time, fewer extra machine-hours.
+//
+// No amount of speed buys an outage back: duration only decides between
+// runs with the same downtime.
 func CompareResults(a, b *sim.Result) int {
 	x, y := a.Summary, b.Summary
 	return cmp.Or(
+		-cmp.Compare(boolInt(Safe(a)), boolInt(Safe(b))),
+		cmp.Compare(ServiceDownSeconds(a), ServiceDownSeconds(b)),
 		cmp.Compare(x.ServicesWithOutage, y.ServicesWithOutage),
 		cmp.Compare(x.StuckNodes, y.StuckNodes),
 		cmp.Compare(x.PendingAtEnd, y.PendingAtEnd),
@@ -388,10 +410,28 @@ func CompareResults(a, b *sim.Result) int {
 		cmp.Compare(x.DurationSeconds, y.DurationSeconds),
 		cmp.Compare(x.ServicesDegraded, y.ServicesDegraded),
 		cmp.Compare(x.UnschedulablePods, y.UnschedulablePods),
+		cmp.Compare(x.PodsMovedMoreThanOnce, y.PodsMovedMoreThanOnce),
 		cmp.Compare(x.Evictions, y.Evictions),
 		cmp.Compare(x.PDBStallSeconds, y.PDBStallSeconds),
 		cmp.Compare(x.ExtraMachineHours, y.ExtraMachineHours),
 	)
+}
+
+// ServiceDownSeconds is the Service downtime of a run: the seconds each
+// Service had no ready endpoint, summed over the Services.
+func ServiceDownSeconds(r *sim.Result) float64 {
+	total := 0.0
+	for _, sv := range r.Services {
+		total += sv.DownSeconds
+	}
+	return total
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // RankOrder returns the indexes of results, best first (CompareResults;
@@ -482,16 +522,8 @@ func Findings(snap *snapshot.Snapshot, c *Comparison) []string {
 	return out
 }
 
-// better: fewer outages, then fewer degraded Services, then faster.
-func better(a, b *sim.Result) bool {
-	if a.Summary.ServicesWithOutage != b.Summary.ServicesWithOutage {
-		return a.Summary.ServicesWithOutage < b.Summary.ServicesWithOutage
-	}
-	if a.Summary.ServicesDegraded != b.Summary.ServicesDegraded {
-		return a.Summary.ServicesDegraded < b.Summary.ServicesDegraded
-	}
-	return a.Summary.DurationSeconds < b.Summary.DurationSeconds
-}
+// better reports whether a ranks before b (CompareResults).
+func better(a, b *sim.Result) bool { return CompareResults(a, b) < 0 }
 
 // podsOnLocalVolumes counts the pods with a claim bound to a node-local
 // PersistentVolume (local or hostPath).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -106,6 +107,41 @@ func TestRankResults(t *testing.T) {
 	}
 	if rk[0].Place != 1 || rk[0].Ranks["servicesWithOutage"] != 1 || rk[2].Ranks["durationSeconds"] != 3 {
 		t.Errorf("ranks %+v", rk)
+	}
+}
+
+// When no run is safe, the one that keeps Services down the shortest
+// ranks first, however many Services it touches: brief outages of several
+// Services beat a slow run that keeps fewer Services down for days.
+func TestRankingWeighsServiceDowntime(t *testing.T) {
+	down := func(seconds ...float64) []sim.ServiceImpact {
+		var out []sim.ServiceImpact
+		for i, s := range seconds {
+			out = append(out, sim.ServiceImpact{Service: fmt.Sprintf("Service/ns/s%d", i), DownSeconds: s})
+		}
+		return out
+	}
+	brief := &sim.Result{Summary: sim.Summary{DurationSeconds: 5 * 3600, ServicesWithOutage: 4}, Services: down(60, 60, 30, 30)}
+	long := &sim.Result{Summary: sim.Summary{DurationSeconds: 300 * 3600, ServicesWithOutage: 2}, Services: down(3*86400, 86400)}
+	stuck := &sim.Result{Summary: sim.Summary{DurationSeconds: 3600, StuckNodes: 1}}
+	tests := []struct {
+		name    string
+		results []*sim.Result
+		want    string
+	}{
+		{"downtime, not the count of Services down", []*sim.Result{long, brief}, "1,0"},
+		{"a stuck drain without downtime before downtime", []*sim.Result{brief, stuck, long}, "1,0,2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var order []string
+			for _, i := range RankOrder(tc.results) {
+				order = append(order, fmt.Sprint(i))
+			}
+			if got := strings.Join(order, ","); got != tc.want {
+				t.Errorf("ranking %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 

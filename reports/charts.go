@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -50,7 +51,7 @@ func baseOpts() []charts.GlobalOpts {
 		charts.WithAnimation(false),
 		charts.WithTooltipOpts(opts.Tooltip{Show: opts.Bool(true), Trigger: "axis"}),
 		charts.WithLegendOpts(opts.Legend{Show: opts.Bool(true), Top: "0"}),
-		charts.WithGridOpts(opts.Grid{Left: "60", Right: "70", Top: "76", Bottom: "52"}),
+		charts.WithGridOpts(opts.Grid{Left: "60", Right: "70", Top: "76", Bottom: fmt.Sprint(gridBottom)}),
 	}
 }
 
@@ -58,17 +59,51 @@ func hours(sec float64) float64 { return round2(sec / 3600) }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
+// axisLabel is a run's label under its bars: the strategy, then each
+// parameter on a line of its own, so that long labels (a migration's) stay
+// readable and every bar keeps its name.
+func axisLabel(r *sim.Result) string { return strings.ReplaceAll(Label(r), " ", "\n") }
+
+// barAxis shows every category's label (ECharts hides some when they
+// would overlap) and leaves room below the axis for labels of several
+// lines.
+func barAxis() charts.GlobalOpts {
+	return charts.WithXAxisOpts(opts.XAxis{Type: "category", AxisLabel: &opts.AxisLabel{Interval: "0"}})
+}
+
+// fitLabels makes room below a bar chart's axis for its labels' lines
+// and returns the extra height in pixels the chart needs for them.
+func fitLabels(bar *charts.Bar, labels []string) int {
+	lines := 1
+	for _, l := range labels {
+		lines = max(lines, strings.Count(l, "\n")+1)
+	}
+	extra := (lines - 1) * labelLineHeight
+	if len(bar.GridList) > 0 {
+		bar.GridList[0].Bottom = fmt.Sprint(gridBottom + extra)
+	}
+	return extra
+}
+
+// gridBottom is the room below a chart's plot (baseOpts), and
+// labelLineHeight the room each further line of an axis label takes.
+const (
+	gridBottom      = 52
+	labelLineHeight = 14
+)
+
 // durationChart: each run's duration, with its Monte Carlo band.
 func durationChart(results []*sim.Result, rank []int, bands map[string]analysis.Band) (chart, error) {
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(append(baseOpts(),
 		charts.WithYAxisOpts(opts.YAxis{Name: "hours", Type: "value"}),
+		barAxis(),
 		charts.WithColorsOpts(opts.Colors{colBlue, colTeal, colAmber, colRed}))...)
 	var labels []string
 	var det, p50, p90, p99 []opts.BarData
 	for _, i := range rank {
 		r := results[i]
-		labels = append(labels, Label(r))
+		labels = append(labels, axisLabel(r))
 		det = append(det, opts.BarData{Value: hours(r.Summary.DurationSeconds)})
 		if b, ok := bands[Label(r)]; ok {
 			p50 = append(p50, opts.BarData{Value: hours(b.P50Seconds)})
@@ -79,6 +114,7 @@ func durationChart(results []*sim.Result, rank []int, bands map[string]analysis.
 		}
 	}
 	bar.SetXAxis(labels).AddSeries("configured times", det)
+	extra := fitLabels(bar, labels)
 	caption := "Duration of each run with the configured times."
 	if len(bands) > 0 {
 		bar.AddSeries("P50", p50).AddSeries("P90", p90).AddSeries("P99", p99)
@@ -87,7 +123,7 @@ func durationChart(results []*sim.Result, rank []int, bands map[string]analysis.
 		}
 	}
 	o, err := optionOf(bar)
-	return chart{ID: "duration", Title: "Duration", Caption: caption, Height: 300, Option: o}, err
+	return chart{ID: "duration", Title: "Duration", Caption: caption, Height: 300 + extra, Option: o}, err
 }
 
 // impactChart: what each run does to the workloads.
@@ -95,13 +131,14 @@ func impactChart(results []*sim.Result, rank []int) (chart, error) {
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(append(baseOpts(),
 		charts.WithYAxisOpts(opts.YAxis{Name: "count", Type: "value"}),
+		barAxis(),
 		charts.WithColorsOpts(opts.Colors{colRed, colAmber, colPurple, colGrey}))...)
 	var labels []string
 	var down, degr, unsched, stuck []opts.BarData
 	for _, i := range rank {
 		r := results[i]
 		s := r.Summary
-		labels = append(labels, Label(r))
+		labels = append(labels, axisLabel(r))
 		down = append(down, opts.BarData{Value: s.ServicesWithOutage})
 		degr = append(degr, opts.BarData{Value: s.ServicesDegraded})
 		unsched = append(unsched, opts.BarData{Value: s.UnschedulablePods})
@@ -109,8 +146,9 @@ func impactChart(results []*sim.Result, rank []int) (chart, error) {
 	}
 	bar.SetXAxis(labels).AddSeries("Services down", down).AddSeries("Services degraded", degr).
 		AddSeries("unschedulable pods", unsched).AddSeries("stuck drains", stuck)
+	extra := fitLabels(bar, labels)
 	o, err := optionOf(bar)
-	return chart{ID: "impact", Title: "Impact on workloads", Caption: "Fewer is better; any Service down or stuck drain blocks approval.", Height: 300, Option: o}, err
+	return chart{ID: "impact", Title: "Impact on workloads", Caption: "Fewer is better; any Service down or stuck drain blocks approval.", Height: 300 + extra, Option: o}, err
 }
 
 // workChart: how much each run moves.
@@ -118,6 +156,7 @@ func workChart(results []*sim.Result, rank []int) (chart, error) {
 	bar := charts.NewBar()
 	bar.SetGlobalOptions(append(baseOpts(),
 		charts.WithYAxisOpts(opts.YAxis{Name: "count", Type: "value"}),
+		barAxis(),
 		charts.WithColorsOpts(opts.Colors{colBlue, colAmber, colTeal, colGrey}))...)
 	bar.ExtendYAxis(opts.YAxis{Name: "PDB stall (h)", Type: "value", Position: "right"})
 	var labels []string
@@ -125,7 +164,7 @@ func workChart(results []*sim.Result, rank []int) (chart, error) {
 	for _, i := range rank {
 		r := results[i]
 		s := r.Summary
-		labels = append(labels, Label(r))
+		labels = append(labels, axisLabel(r))
 		ev = append(ev, opts.BarData{Value: s.Evictions})
 		blocked = append(blocked, opts.BarData{Value: s.EvictionsBlocked})
 		moved = append(moved, opts.BarData{Value: s.PodsMovedMoreThanOnce})
@@ -134,8 +173,9 @@ func workChart(results []*sim.Result, rank []int) (chart, error) {
 	bar.SetXAxis(labels).AddSeries("evictions", ev).AddSeries("429s", blocked).
 		AddSeries("pods moved >1×", moved).
 		AddSeries("PDB stall (h)", stall, charts.WithBarChartOpts(opts.BarChart{YAxisIndex: 1}))
+	extra := fitLabels(bar, labels)
 	o, err := optionOf(bar)
-	return chart{ID: "work", Title: "Evictions, refusals and churn", Height: 300, Option: o}, err
+	return chart{ID: "work", Title: "Evictions, refusals and churn", Height: 300 + extra, Option: o}, err
 }
 
 // sweepChart: duration and Services hit by batch size, knee marked.

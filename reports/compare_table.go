@@ -33,12 +33,13 @@ func comparisonRows(c *analysis.Comparison) [][]string {
 	for i, s := range c.Specs {
 		byStrategy[s] = c.Results[i]
 	}
-	rows := [][]string{{"#", "STRATEGY", "SAFE", "DURATION", "EVICTIONS", "MOVES MAX", "PDB STALL", "SVC DOWN", "SVC DEGRADED", "UNSCHEDULABLE", "LOST PODS", "EXTRA MACHINE-H"}}
+	rows := [][]string{{"#", "STRATEGY", "SAFE", "DURATION", "EVICTIONS", "MOVES MAX", "MOVED >1", "PDB STALL", "SVC DOWN", "SVC DOWNTIME", "SVC DEGRADED", "UNSCHEDULABLE", "LOST PODS", "EXTRA MACHINE-H"}}
 	for _, rk := range c.Ranking {
 		r := byStrategy[rk.Strategy]
 		s := r.Summary
 		rows = append(rows, []string{fmt.Sprint(rk.Place), rk.Strategy, yesNo(analysis.Safe(r)), human(s.DurationSeconds),
-			fmt.Sprint(s.Evictions), fmt.Sprint(s.PodMovesMax), human(s.PDBStallSeconds), fmt.Sprint(s.ServicesWithOutage),
+			fmt.Sprint(s.Evictions), fmt.Sprint(s.PodMovesMax), fmt.Sprint(s.PodsMovedMoreThanOnce), human(s.PDBStallSeconds),
+			fmt.Sprint(s.ServicesWithOutage), human(analysis.ServiceDownSeconds(r)),
 			fmt.Sprint(s.ServicesDegraded), fmt.Sprint(s.UnschedulablePods), fmt.Sprint(s.LostPods), fmt.Sprintf("%.1f", s.ExtraMachineHours)})
 	}
 	return rows

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/noderoll/noderoll/analysis"
 	"github.com/noderoll/noderoll/plan"
 )
 
@@ -92,7 +93,7 @@ func buildPage(r Report) (*page, error) {
 		p.Comparison = append(p.Comparison, comparisonRow{Rank: i + 1, Label: Label(res), Safe: Safe(res), Recommend: i == 0 && Safe(res),
 			Cells: []string{humanShort(s.DurationSeconds), band, fmt.Sprint(s.Batches), fmt.Sprint(s.Evictions), fmt.Sprint(s.EvictionsBlocked),
 				humanShort(s.PDBStallSeconds), fmt.Sprint(s.PodsMovedMoreThanOnce), fmt.Sprint(s.UnschedulablePods),
-				fmt.Sprint(s.ServicesWithOutage), fmt.Sprint(s.ServicesDegraded), fmt.Sprint(s.StuckNodes), fmt.Sprint(s.LostPods)}})
+				fmt.Sprint(s.ServicesWithOutage), humanShort(analysis.ServiceDownSeconds(res)), fmt.Sprint(s.ServicesDegraded), fmt.Sprint(s.StuckNodes), fmt.Sprint(s.LostPods)}})
 	}
 	if b, ok := anyBand(r.Bands); ok {
 		p.BandNote = fmt.Sprintf("P50 / P90 / P99 over %d Monte Carlo runs, seed %d: every duration drawn from a log-normal distribution around its configured value (sigma %s).",

@@ -28,14 +28,14 @@ func WriteMarkdown(w io.Writer, r Report) error {
 	fmt.Fprintf(&b, "Snapshot `%s`: %d nodes, %d pods.\n", short(best.Snapshot.Fingerprint), best.Snapshot.Nodes, best.Snapshot.Pods)
 
 	b.WriteString("\n## Strategies compared\n\n")
-	b.WriteString("| # | Strategy | Duration | Batches | Evictions | 429s | PDB stall | Moved >1× | Unschedulable | Services down | Degraded | Stuck nodes | Lost pods |\n")
-	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| # | Strategy | Duration | Batches | Evictions | 429s | PDB stall | Moved >1× | Unschedulable | Services down | Service downtime | Degraded | Stuck nodes | Lost pods |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for i, idx := range rank {
 		res := r.Results[idx]
 		s := res.Summary
-		fmt.Fprintf(&b, "| %d | %s | %s | %d | %d | %d | %s | %d | %d | %d | %d | %d | %d |\n", i+1, mdCell(Label(res)),
+		fmt.Fprintf(&b, "| %d | %s | %s | %d | %d | %d | %s | %d | %d | %d | %s | %d | %d | %d |\n", i+1, mdCell(Label(res)),
 			durationCell(res, r.Bands), s.Batches, s.Evictions, s.EvictionsBlocked, humanShort(s.PDBStallSeconds),
-			s.PodsMovedMoreThanOnce, s.UnschedulablePods, s.ServicesWithOutage, s.ServicesDegraded, s.StuckNodes, s.LostPods)
+			s.PodsMovedMoreThanOnce, s.UnschedulablePods, s.ServicesWithOutage, humanShort(analysis.ServiceDownSeconds(res)), s.ServicesDegraded, s.StuckNodes, s.LostPods)
 	}
 	if band, ok := anyBand(r.Bands); ok {
 		fmt.Fprintf(&b, "\nDuration: deterministic run, then P50 / P90 / P99 over %d Monte Carlo runs (seed %d; log-normal around the configured times, sigma %s).\n",

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"runtime"
 	"strings"
@@ -114,6 +115,7 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	printRunTimes(stderr, c)
 	// The HTML page and the Markdown for a change ticket show the same
 	// report: the verdict, the comparison, the sweep and its knee, the
 	// findings, the risks of the run to approve, the preflight.
@@ -137,4 +139,15 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		return reports.WriteComparisonJSON(stdout, c)
 	}
 	return reports.WriteComparisonTable(stdout, c)
+}
+
+// printRunTimes tells on stderr how long each run took, so that a user
+// can see what a strategy costs to simulate (the comparison itself does
+// not depend on it).
+func printRunTimes(w io.Writer, c *analysis.Comparison) {
+	parts := make([]string, len(c.Specs))
+	for i, spec := range c.Specs {
+		parts[i] = fmt.Sprintf("%s %.1fs", spec, c.RunSeconds[i])
+	}
+	fmt.Fprintf(w, "simulated in (wall time per run): %s\n", strings.Join(parts, ", "))
 }

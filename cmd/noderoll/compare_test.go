@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,10 @@ func TestCompare_printsResultsAndRankingAsJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatalf("output is not JSON: %v\n%s", err, stdout)
+	}
+	// How long each run took goes to stderr, strategy by strategy.
+	if !regexp.MustCompile(`rolling:1 [0-9.]+s, rolling:50% [0-9.]+s, migration:seed-nodes=1 [0-9.]+s`).MatchString(stderr) {
+		t.Errorf("stderr does not give each run's wall time:\n%s", stderr)
 	}
 	if len(out.Results) != 3 || out.Results[2].Strategy != "migration" || out.Results[0].Summary.PodMovesMax == nil {
 		t.Errorf("results %+v: want rolling, rolling, migration with their summaries", out.Results)
