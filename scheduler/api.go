@@ -26,7 +26,9 @@ type Options struct {
 	// microseconds, less than handing it to another goroutine costs: the
 	// seed profile's rolling 5% took 46.9 s wall and 53.7 s CPU with one
 	// goroutine, 50.9 s and 67.7 s with two, on 2 cores (the other core
-	// then does the garbage collection).
+	// then does the garbage collection). Preemption's dry run, whose work
+	// per node is larger, runs on GOMAXPROCS goroutines unless Parallelism
+	// is set.
 	Parallelism int
 }
 

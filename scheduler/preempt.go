@@ -249,7 +249,7 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.
 		part := withVictims[start:min(start+preemptionChunk, len(withVictims))]
 		runs := make([]nodeRun, len(part))
 		s.noteBudgetsOf(part, byNS, sels, prio)
-		s.fw.Parallelizer().Until(ctx, len(part), func(i int) {
+		s.preemptionPar.Until(ctx, len(part), func(i int) {
 			n := part[i]
 			r := &runs[i]
 			r.found, r.statuses, r.err = pl.Evaluator.DryRunPreemption(ctx, state.Clone(), pod, []fwk.NodeInfo{n}, s.budgetsOn(n, prio), 0, 1)

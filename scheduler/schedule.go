@@ -20,8 +20,8 @@ import (
 // As the real scheduler does, the search for feasible nodes starts where
 // the previous cycle's stopped, in the scheduler cache's node order (zones
 // interleaved), and stops once percentageOfNodesToScore's share of the
-// nodes is found (by default an adaptive share: 230 of 500 nodes, every
-// node below 100); only those are scored.
+// nodes is found; only those are scored. When the profile sets no
+// percentage, every node is searched (scoreAll says why).
 //
 // What differs from the real scheduler, on purpose:
 //   - the search stops exactly at the node that completes the share, as a

@@ -3,12 +3,15 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
 	. "github.com/noderoll/noderoll/internal/testutil"
 	"github.com/noderoll/noderoll/scheduler"
+	"github.com/noderoll/noderoll/snapshot"
 )
 
 // nodesNamed returns n identical nodes, in one zone unless zones are
@@ -25,6 +28,22 @@ func nodesNamed(n int, zones ...string) []*corev1.Node {
 	return out
 }
 
+// sampling returns a scheduler over snap whose profile sets
+// percentageOfNodesToScore, as a KubeSchedulerConfiguration file does.
+func sampling(t *testing.T, snap *snapshot.Snapshot, percentage int) *scheduler.Scheduler {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "scheduler.yaml")
+	cfg := fmt.Sprintf("apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\npercentageOfNodesToScore: %d\n", percentage)
+	if err := os.WriteFile(file, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := scheduler.New(context.Background(), snap, scheduler.Options{Seed: 1, ConfigFile: file})
+	if err != nil {
+		t.Fatalf("scheduler.New: %v", err)
+	}
+	return s
+}
+
 func indexOf(names []string, name string) int {
 	for i, n := range names {
 		if n == name {
@@ -34,12 +53,12 @@ func indexOf(names []string, name string) int {
 	return -1
 }
 
-// On a cluster of 200 nodes the scheduler stops after 100 feasible nodes
-// (percentageOfNodesToScore's adaptive default: 48%, at least 100), and
-// the next cycle starts where that one stopped: two cycles in a row look
-// at the two halves of the cluster.
+// With percentageOfNodesToScore at 50 on a cluster of 200 nodes the
+// scheduler stops after 100 feasible nodes, and the next cycle starts where
+// that one stopped: two cycles in a row look at the two halves of the
+// cluster.
 func TestEachCycleSearchesFromWhereTheLastStopped(t *testing.T) {
-	s := newScheduler(t, cluster(nodesNamed(200)), false)
+	s := sampling(t, cluster(nodesNamed(200)), 50)
 	order := s.NodeNames()
 	ctx := context.Background()
 	for cycle, want := range [][2]int{{0, 100}, {100, 200}, {0, 100}} {
@@ -53,15 +72,30 @@ func TestEachCycleSearchesFromWhereTheLastStopped(t *testing.T) {
 	}
 }
 
-// Below 100 nodes every node is a candidate in every cycle.
-func TestSmallClustersAreSearchedWhole(t *testing.T) {
-	nodes := nodesNamed(99)
-	nodes[42] = Node(nodes[42].Name).Cap("cpu", "64").Obj() // the emptiest by far
-	s := newScheduler(t, cluster(nodes), false)
-	for cycle := range 3 {
-		if got := mustPlace(t, s, Pod(fmt.Sprintf("p%d", cycle)).Req("cpu", "1").Obj()); got != "node-042" {
-			t.Fatalf("cycle %d chose %s, want the roomiest node, node-042", cycle, got)
-		}
+// Every node is a candidate in every cycle below 100 nodes, whatever the
+// percentage, and on any cluster when the profile sets no percentage.
+func TestEveryNodeIsSearchedUnlessTheProfileSamples(t *testing.T) {
+	roomiest := func(n, at int) *snapshot.Snapshot {
+		nodes := nodesNamed(n)
+		nodes[at] = Node(nodes[at].Name).Cap("cpu", "64").Obj()
+		return cluster(nodes)
+	}
+	tests := []struct {
+		name string
+		s    *scheduler.Scheduler
+		want string
+	}{
+		{"99 nodes, 10% to score", sampling(t, roomiest(99, 42), 10), "node-042"},
+		{"200 nodes, the default profile", newScheduler(t, roomiest(200, 150), false), "node-150"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for cycle := range 3 {
+				if got := mustPlace(t, tc.s, Pod(fmt.Sprintf("p%d", cycle)).Req("cpu", "1").Obj()); got != tc.want {
+					t.Fatalf("cycle %d chose %s, want the roomiest node, %s", cycle, got, tc.want)
+				}
+			}
+		})
 	}
 }
 
@@ -90,7 +124,7 @@ func TestNodeOrderInterleavesZones(t *testing.T) {
 // A what-if trial in a fork does not move the next cycle's start.
 func TestRevertRestoresTheSearchStart(t *testing.T) {
 	ctx := context.Background()
-	fresh := func() *scheduler.Scheduler { return newScheduler(t, cluster(nodesNamed(200)), false) }
+	fresh := func() *scheduler.Scheduler { return sampling(t, cluster(nodesNamed(200)), 50) }
 	plain := fresh()
 	want, err := plain.Schedule(ctx, Pod("probe").Req("cpu", "1").Obj())
 	if err != nil {

@@ -21,23 +21,39 @@ import (
 // The namespace is the incoming pod's, set by the scheduler before each
 // cycle (a Scheduler runs one cycle at a time).
 //
-// Views are rebuilt for every cycle into arenas the view owns (no cache to
-// look up, no allocation per node): building one is a map lookup and a
-// struct copy, cheaper than finding a cached one.
+// Views are kept across cycles, one arena per namespace, and rebuilt only
+// for a node whose state changed since (its NodeInfo or that NodeInfo's
+// generation, which every change bumps): pods of one namespace often come
+// one after another (a ReplicaSet's replacements), and most nodes have not
+// changed in between.
 type namespaceView struct {
 	s         *store
 	namespace string
-	// cycle counts focus changes; builtIn stamps each arena entry (by
-	// node slot) with the cycle it was built in.
-	cycle   uint64
-	arena   []nsNodeInfo
-	builtIn []uint64
-	views   []fwk.NodeInfo
+	arena     *[]nsNodeInfo
+	arenas    map[string]*[]nsNodeInfo
+	views     []fwk.NodeInfo
 }
 
 func (v *namespaceView) focus(namespace string) {
 	v.namespace = namespace
-	v.cycle++
+	arena, ok := v.arenas[namespace]
+	if !ok {
+		if v.arenas == nil {
+			v.arenas = map[string]*[]nsNodeInfo{}
+		}
+		arena = new([]nsNodeInfo)
+		v.arenas[namespace] = arena
+	}
+	v.arena = arena
+}
+
+// forget drops every view kept; the next cycles build them afresh.
+func (v *namespaceView) forget() {
+	clear(v.arenas)
+	if v.arena != nil {
+		v.arena = new([]nsNodeInfo)
+		v.arenas[v.namespace] = v.arena
+	}
 }
 
 // list returns the view of every node for the current focus.
@@ -50,27 +66,26 @@ func (v *namespaceView) list() []fwk.NodeInfo {
 	return v.views
 }
 
-// nodeView returns n's view for the current focus, built once per cycle
-// and node generation. Only called from serial code.
+// nodeView returns n's view for the current focus, rebuilt only when the
+// node changed since it was built. Only called from serial code.
 func (v *namespaceView) nodeView(n *nodeState) *nsNodeInfo {
-	if n.slot >= len(v.arena) {
+	arena := v.arena
+	if n.slot >= len(*arena) {
 		size := max(len(v.s.slotOf), n.slot+1)
-		v.arena = append(v.arena, make([]nsNodeInfo, size-len(v.arena))...)
-		v.builtIn = append(v.builtIn, make([]uint64, size-len(v.builtIn))...)
+		*arena = append(*arena, make([]nsNodeInfo, size-len(*arena))...)
 	}
-	view := &v.arena[n.slot]
-	if v.builtIn[n.slot] != v.cycle || view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
+	view := &(*arena)[n.slot]
+	if view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
 		*view = nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}
-		v.builtIn[n.slot] = v.cycle
 	}
 	return view
 }
 
-// node returns the view of one node handed to Score, from the views built
-// for this cycle when the node has not changed since.
+// node returns the view of one node handed to Score, from the current
+// focus's arena when the node has not changed since its view was built.
 func (v *namespaceView) node(n fwk.NodeInfo) fwk.NodeInfo {
-	if slot, ok := v.s.slotOf[n.Node().Name]; ok && slot < len(v.arena) && v.builtIn[slot] == v.cycle {
-		if view := &v.arena[slot]; view.NodeInfo == n && view.gen == n.GetGeneration() {
+	if slot, ok := v.s.slotOf[n.Node().Name]; ok && slot < len(*v.arena) {
+		if view := &(*v.arena)[slot]; view.NodeInfo == n && view.gen == n.GetGeneration() {
 			return view
 		}
 	}
@@ -202,6 +217,17 @@ func (v *affinityView) focus(pod *corev1.Pod) {
 		v.arenas[string(key)] = arena
 	}
 	v.arena = arena
+}
+
+// forget drops every view kept; the next cycles build them afresh.
+func (v *affinityView) forget() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	clear(v.arenas)
+	if v.arena != nil {
+		v.arena = new([]nsNodeInfo)
+		v.arenas[string(v.keyBuf)] = v.arena
+	}
 }
 
 // nodeView returns the node's view for the current focus, rebuilt only
