@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
@@ -16,11 +17,14 @@ import (
 // chart is one chart of the page: its place, its caption, and the ECharts
 // option go-echarts built for it (the data the golden test pins).
 type chart struct {
-	ID      string          `json:"id"`
-	Title   string          `json:"title"`
-	Caption string          `json:"caption,omitempty"`
-	Height  int             `json:"height"`
-	Option  json.RawMessage `json:"option"`
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Caption string `json:"caption,omitempty"`
+	Height  int    `json:"height"`
+	// Wide charts take the page's whole width: a bar per run needs room
+	// for every run's name under it.
+	Wide   bool            `json:"wide,omitempty"`
+	Option json.RawMessage `json:"option"`
 }
 
 // Colours: calm for work, amber for degraded, red for down.
@@ -43,8 +47,12 @@ func optionOf(c interface {
 	if err != nil {
 		return nil, fmt.Errorf("encoding a chart: %w", err)
 	}
-	return b, nil
+	// go-echarts types an axis label's lineHeight as a string; ECharts
+	// ignores a string there and then draws only a label's first line.
+	return quotedLineHeight.ReplaceAll(b, []byte(`"lineHeight":$1`)), nil
 }
+
+var quotedLineHeight = regexp.MustCompile(`"lineHeight":"([0-9]+)"`)
 
 func baseOpts() []charts.GlobalOpts {
 	return []charts.GlobalOpts{
@@ -68,7 +76,7 @@ func axisLabel(r *sim.Result) string { return strings.ReplaceAll(Label(r), " ", 
 // would overlap) and leaves room below the axis for labels of several
 // lines.
 func barAxis() charts.GlobalOpts {
-	return charts.WithXAxisOpts(opts.XAxis{Type: "category", AxisLabel: &opts.AxisLabel{Interval: "0"}})
+	return charts.WithXAxisOpts(opts.XAxis{Type: "category", AxisLabel: &opts.AxisLabel{Interval: "0", LineHeight: fmt.Sprint(labelLineHeight)}})
 }
 
 // fitLabels makes room below a bar chart's axis for its labels' lines
@@ -123,7 +131,7 @@ func durationChart(results []*sim.Result, rank []int, bands map[string]analysis.
 		}
 	}
 	o, err := optionOf(bar)
-	return chart{ID: "duration", Title: "Duration", Caption: caption, Height: 300 + extra, Option: o}, err
+	return chart{ID: "duration", Title: "Duration", Caption: caption, Height: 300 + extra, Wide: true, Option: o}, err
 }
 
 // impactChart: what each run does to the workloads.
@@ -148,7 +156,7 @@ func impactChart(results []*sim.Result, rank []int) (chart, error) {
 		AddSeries("unschedulable pods", unsched).AddSeries("stuck drains", stuck)
 	extra := fitLabels(bar, labels)
 	o, err := optionOf(bar)
-	return chart{ID: "impact", Title: "Impact on workloads", Caption: "Fewer is better; any Service down or stuck drain blocks approval.", Height: 300 + extra, Option: o}, err
+	return chart{ID: "impact", Title: "Impact on workloads", Caption: "Fewer is better; any Service down or stuck drain blocks approval.", Height: 300 + extra, Wide: true, Option: o}, err
 }
 
 // workChart: how much each run moves.
@@ -175,7 +183,7 @@ func workChart(results []*sim.Result, rank []int) (chart, error) {
 		AddSeries("PDB stall (h)", stall, charts.WithBarChartOpts(opts.BarChart{YAxisIndex: 1}))
 	extra := fitLabels(bar, labels)
 	o, err := optionOf(bar)
-	return chart{ID: "work", Title: "Evictions, refusals and churn", Height: 300 + extra, Option: o}, err
+	return chart{ID: "work", Title: "Evictions, refusals and churn", Height: 300 + extra, Wide: true, Option: o}, err
 }
 
 // sweepChart: duration and Services hit by batch size, knee marked.

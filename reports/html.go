@@ -43,7 +43,7 @@ type comparisonRow struct {
 
 // comparisonHeader names the cells of a comparisonRow.
 var comparisonHeader = []string{"Duration", "P50 / P90 / P99", "Batches", "Evictions", "429s", "PDB stall",
-	"Moved >1×", "Unschedulable", "Services down", "Degraded", "Stuck nodes", "Lost pods"}
+	"Moved >1×", "Unschedulable", "Services down", "Service downtime", "Degraded", "Stuck nodes", "Lost pods"}
 
 type strategyPart struct {
 	Label    string   `json:"label"`

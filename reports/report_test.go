@@ -264,3 +264,52 @@ func TestJSON_isTheCompareContract(t *testing.T) {
 		t.Errorf("knee %q, want 10%%", got.Sweep.Knee)
 	}
 }
+
+// Every row of the HTML comparison has a cell under each header, and every
+// bar has its run's whole name under it, each parameter on a line of its
+// own, with the line height ECharts needs to draw more than one line.
+func TestHTML_comparisonColumnsAndBarLabels(t *testing.T) {
+	p, err := buildPage(handReport(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range p.Comparison {
+		if len(row.Cells) != len(comparisonHeader) {
+			t.Errorf("%s: %d cells under %d headers %v", row.Label, len(row.Cells), len(comparisonHeader), comparisonHeader)
+		}
+	}
+	wide := 0
+	for _, c := range p.Charts {
+		if !c.Wide {
+			continue
+		}
+		wide++
+		var opt struct {
+			XAxis []struct {
+				Data      []string `json:"data"`
+				AxisLabel struct {
+					Interval   string `json:"interval"`
+					LineHeight int    `json:"lineHeight"`
+				} `json:"axisLabel"`
+			} `json:"xAxis"`
+		}
+		if err := json.Unmarshal(c.Option, &opt); err != nil {
+			t.Fatalf("%s: %v", c.ID, err)
+		}
+		if len(opt.XAxis) == 0 || len(opt.XAxis[0].Data) != len(p.Comparison) {
+			t.Fatalf("%s: x axis %+v, want one label per run", c.ID, opt.XAxis)
+		}
+		ax := opt.XAxis[0]
+		if ax.AxisLabel.Interval != "0" || ax.AxisLabel.LineHeight <= 0 {
+			t.Errorf("%s: axis label %+v, want every label shown (interval 0) and a numeric line height", c.ID, ax.AxisLabel)
+		}
+		for i, l := range ax.Data {
+			if want := strings.ReplaceAll(p.Comparison[i].Label, " ", "\n"); l != want {
+				t.Errorf("%s: bar %d labelled %q, want %q", c.ID, i, l, want)
+			}
+		}
+	}
+	if wide != 3 {
+		t.Errorf("%d full-width bar charts, want 3 (duration, impact, work)", wide)
+	}
+}
