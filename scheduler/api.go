@@ -42,7 +42,11 @@ type Result struct {
 	// Victims are the lower-priority pods preemption would evict so that the
 	// pod fits on NominatedNode. Set only when the pod fits nowhere as is.
 	Victims []*corev1.Pod
-	// NominatedNode is where the pod would go once Victims are gone.
+	// NominatedNode is where the pod would go once Victims are gone; or,
+	// with no Victims, the node the pod stays nominated to while an earlier
+	// preemption's victims leave it (the scheduler does not preempt again
+	// then). Empty: the pod is nominated nowhere (upstream clears the
+	// nomination of a pod whose preemption finds no candidate).
 	NominatedNode string
 }
 

@@ -85,6 +85,7 @@ type frameworkParts struct {
 	nsView    *namespaceView
 	affView   *affinityView
 	informers informers.SharedInformerFactory
+	nominator *nominator
 }
 
 // buildFramework builds the real scheduling framework for profile over the
@@ -97,6 +98,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 	client := fake.NewClientset()
 	factory := informers.NewSharedInformerFactory(client, 0)
 	parts := &frameworkParts{
+		nominator: newNominator(),
 		plugins:   map[string]fwk.Plugin{},
 		nsView:    &namespaceView{s: st},
 		affView:   &affinityView{s: st},
@@ -133,7 +135,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 		frameworkruntime.WithMutableSnapshotLister(lister),
 		frameworkruntime.WithSharedDRAManager(noDRA{}),
 		frameworkruntime.WithSharedCSIManager(noCSI{}),
-		frameworkruntime.WithPodNominator(noNominator{}),
+		frameworkruntime.WithPodNominator(parts.nominator),
 		frameworkruntime.WithEventRecorder(events.NewFakeRecorder(0)),
 		frameworkruntime.WithParallelism(parallelism),
 		frameworkruntime.WithLogger(klog.Background()),
@@ -225,10 +227,3 @@ func (noCSINodes) List() ([]*storagev1.CSINode, error) { return nil, nil }
 func (noCSINodes) Get(name string) (*storagev1.CSINode, error) {
 	return nil, fmt.Errorf("csinode %q not found", name)
 }
-
-type noNominator struct{}
-
-func (noNominator) AddNominatedPod(klog.Logger, fwk.PodInfo, *fwk.NominatingInfo) {}
-func (noNominator) DeleteNominatedPodIfExists(*corev1.Pod)                        {}
-func (noNominator) UpdateNominatedPod(klog.Logger, *corev1.Pod, fwk.PodInfo)      {}
-func (noNominator) NominatedPodsForNode(string) []fwk.PodInfo                     { return nil }

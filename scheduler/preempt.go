@@ -49,8 +49,9 @@ func (s *Scheduler) preempt(ctx context.Context, state fwk.CycleState, pod *core
 	}
 	// A pod nominated by an earlier preemption does not preempt again while
 	// that preemption's victims are terminating on its node.
+	// It stays nominated there.
 	if eligible, msg := pl.PodEligibleToPreemptOthers(ctx, pod, statuses.Get(pod.Status.NominatedNodeName)); !eligible {
-		return nil, "", "preemption: " + msg, nil
+		return nil, pod.Status.NominatedNodeName, "preemption: " + msg, nil
 	}
 	all := s.st.lists().all
 	potential, err := statuses.NodesForStatusCode(storeNodeInfos{s: s.st}, fwk.Unschedulable)
@@ -206,12 +207,12 @@ func (s *Scheduler) noteBudgetsOf(nodes []fwk.NodeInfo, byNS map[string][]*polic
 const preemptionChunk = 16
 
 // dryRunPreemption is the plugin's dry run over the potential nodes that
-// hold a lower-priority pod (withVictims), deterministically: by node name
-// from the first, a chunk at a time, stopping as the plugin stops — once
+// hold a lower-priority pod (withVictims), deterministically: in the node
+// order from the first, a chunk at a time, stopping as the plugin stops — once
 // it has a candidate that violates no budget and GetOffsetAndNumCandidates'
 // number of candidates in all. Upstream evaluates the same rule in
 // parallel from a random offset, so which candidates it finds depends on
-// chance and goroutine timing; here it is the first ones by name. Each
+// chance and goroutine timing; here it is the first ones in order. Each
 // node's dry run is the plugin's own, given the budgets that select a pod
 // on that node. The potential nodes without a lower-priority pod get the
 // status upstream gives them, "No preemption victims found for incoming

@@ -29,12 +29,13 @@ import (
 //     may run a few nodes further (the next cycle then starts later);
 //   - ties between equally scored nodes are broken by a hash of the seed,
 //     the pod and the node, not by an unseeded random number;
-//   - a pod nominated to a node by an earlier preemption tries that node
-//     first, as upstream does, but nominated pods are not held on their
-//     nodes against other pods (there is no queue);
-//   - preemption's dry run looks for candidates by node name from the
+//   - preemption's dry run looks for candidates in the node order from the
 //     first, 16 nodes at a time, and stops by the plugin's own rule, where
 //     upstream starts at a random offset, in parallel.
+//
+// As upstream, a pod nominated to a node by an earlier preemption tries
+// that node first, and the pods nominated to a node (Nominate) count there
+// against every pod of lower or equal priority.
 func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, error) {
 	s.focus(pod)
 	state := framework.NewCycleState()
@@ -103,7 +104,7 @@ func (s *Scheduler) evaluateNominatedNode(ctx context.Context, state fwk.CycleSt
 	if n == nil {
 		return Result{}, false, nil
 	}
-	st := s.fw.RunFilterPlugins(ctx, state, pod, n.info)
+	st := s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info)
 	switch {
 	case st.IsSuccess():
 		return Result{NodeName: name}, true, nil
@@ -117,7 +118,7 @@ func (s *Scheduler) evaluateNominatedNode(ctx context.Context, state fwk.CycleSt
 // as the scheduler does, until enough feasible nodes are found.
 func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, numAll int) ([]*nodeState, error) {
 	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
-		st := s.fw.RunFilterPlugins(ctx, state, pod, n.info)
+		st := s.runFilterPlugins(ctx, state, pod, n)
 		if st.IsSuccess() {
 			return true, nil
 		}
@@ -126,6 +127,16 @@ func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *co
 		}
 		return false, nil
 	})
+}
+
+// runFilterPlugins runs the whole filter chain for pod on n, with the pods
+// nominated to n that count against pod when there are any, as the
+// scheduler does.
+func (s *Scheduler) runFilterPlugins(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState) *fwk.Status {
+	if s.parts.nominator.holds(n.info.Node().Name, pod) {
+		return s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info)
+	}
+	return s.fw.RunFilterPlugins(ctx, state, pod, n.info)
 }
 
 // minSearchStep is the fewest nodes searchFeasible filters at once (in
@@ -219,7 +230,21 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 			global = append(global, f.p)
 		}
 	}
+	nominated := s.parts.nominator
 	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
+		if len(nominated.byNode) > 0 && nominated.holds(n.info.Node().Name, pod) {
+			// Pods nominated here count against this pod: the whole
+			// chain runs with them, and the cache (verdicts without
+			// them) is left as it is.
+			st := s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info)
+			if st.IsSuccess() {
+				return true, nil
+			}
+			if !st.IsRejected() {
+				return false, st
+			}
+			return false, nil
+		}
 		e := &entries[n.slot]
 		if e.generation != n.info.Generation {
 			var errSt *fwk.Status
@@ -292,13 +317,14 @@ func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *cor
 	var lastCode fwk.Code = -1
 	for _, n := range nodes {
 		var st *fwk.Status
-		if entries != nil {
+		held := s.parts.nominator.holds(n.info.Node().Name, pod)
+		if entries != nil && !held {
 			if e := &entries[n.slot]; e.generation == n.info.Generation && e.rejection != nil && e.decisive {
 				st = e.rejection
 			}
 		}
 		if st == nil {
-			if st = s.fw.RunFilterPlugins(ctx, state, pod, n.info); st.IsSuccess() {
+			if st = s.runFilterPlugins(ctx, state, pod, n); st.IsSuccess() {
 				continue
 			}
 		}

@@ -281,6 +281,13 @@ func (s *Scheduler) PodsOn(nodeName string) []*corev1.Pod {
 // Forks nest. A fork copies one pointer per node, never the pods.
 func (s *Scheduler) Fork() { s.st.fork() }
 
+// Nominate records that pod, which preemption made room for, waits for
+// node (pod.Status.NominatedNodeName, set by the caller): until it is
+// cleared (node ""), the pod counts on that node against every pod of
+// lower or equal priority, as kube-scheduler's nominator makes it count.
+// Nominations are not part of Fork and Revert.
+func (s *Scheduler) Nominate(pod *corev1.Pod, node string) { s.parts.nominator.set(pod, node) }
+
 // Revert discards every change since the matching Fork. The plugins' views
 // kept across cycles are dropped too: they may hold the fork's node states,
 // which would otherwise stay in memory.

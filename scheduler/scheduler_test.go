@@ -470,4 +470,55 @@ func TestNoSecondPreemptionWhileVictimsTerminate(t *testing.T) {
 	if !strings.Contains(res.Unschedulable.Message(), "terminating pod on the nominated node") {
 		t.Errorf("message %q does not say the preemptor waits for its victim", res.Unschedulable.Message())
 	}
+	if res.NominatedNode != high.Status.NominatedNodeName {
+		t.Errorf("second cycle: nominated to %q, want it to stay nominated to %q", res.NominatedNode, high.Status.NominatedNodeName)
+	}
+}
+
+// Once its victims are gone, a nominated pod's room is kept for it: a pod of
+// lower priority does not fit there, one of higher priority does, and the
+// nominated pod itself goes there.
+func TestNominatedPodHoldsItsRoom(t *testing.T) {
+	ctx := context.Background()
+	snap := cluster([]*corev1.Node{Node("n1").Cap("cpu", "4").Obj()},
+		Pod("low").Req("cpu", "3").Priority(0).On("n1").Obj())
+	s := newScheduler(t, snap, false)
+	high := Pod("high").Req("cpu", "3").Priority(1000).Obj()
+	res, err := s.Schedule(ctx, high)
+	if err != nil || len(res.Victims) != 1 || res.NominatedNode != "n1" {
+		t.Fatalf("preemption: victims %v on %q (err %v), want low on n1", res.Victims, res.NominatedNode, err)
+	}
+	high.Status.NominatedNodeName = res.NominatedNode
+	s.Nominate(high, res.NominatedNode)
+	if err := s.RemovePod(res.Victims[0]); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		pod  *corev1.Pod
+		want string
+	}{
+		{"the victim's replacement, of lower priority", Pod("low-2").Req("cpu", "3").Priority(0).Obj(), ""},
+		{"a pod of equal priority", Pod("peer").Req("cpu", "3").Priority(1000).Obj(), ""},
+		{"a pod of higher priority", Pod("urgent").Req("cpu", "3").Priority(2000).Obj(), "n1"},
+		{"the nominated pod", high, "n1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s.Fork()
+			defer s.Revert()
+			got, err := s.TryPlace(ctx, tc.pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.NodeName != tc.want {
+				t.Errorf("placed on %q, want %q", got.NodeName, tc.want)
+			}
+		})
+	}
+	// Cleared, the nomination holds nothing.
+	s.Nominate(high, "")
+	if got := mustPlace(t, s, Pod("low-3").Req("cpu", "3").Priority(0).Obj()); got != "n1" {
+		t.Errorf("after the nomination was cleared a lower-priority pod went to %q, want n1", got)
+	}
 }

@@ -605,6 +605,7 @@ func (m *migrationRun) deleteOld(p *simPod, gone func()) {
 	switch p.state {
 	case podPending:
 		delete(s.pending, p)
+		s.nominate(p, "")
 		p.obj.DeletionTimestamp = &now
 		p.state = podGone
 		gone()

@@ -220,6 +220,7 @@ func (s *Simulation) terminate(p *simPod, grace time.Duration) {
 	s.startTerminating(p, s.timeAt(s.clk.now))
 	if wasPending {
 		delete(s.pending, p)
+		s.nominate(p, "")
 		p.state = podGone
 		s.afterGone(p)
 		return
@@ -479,6 +480,7 @@ func (s *Simulation) schedulePending() {
 			failed[key] = true
 			p.waitsForNode = waitsForNode(res)
 			s.failedAttempt(p)
+			s.nominate(p, res.NominatedNode)
 			s.preempt(p, res)
 			continue
 		}
@@ -592,6 +594,7 @@ func (s *Simulation) batchIndex() int {
 // bind places a pending pod on a node; it is Ready after its start-up time.
 func (s *Simulation) bind(p *simPod, node string) {
 	delete(s.pending, p)
+	s.nominate(p, "")
 	p.obj.Spec.NodeName = node
 	p.obj.Status.Phase = corev1.PodRunning
 	start := s.timeAt(s.clk.now)
@@ -608,19 +611,27 @@ func (s *Simulation) bind(p *simPod, node string) {
 	s.clk.after(s.draw(DurationPodStartup, s.cfg.startup(p.obj, ann)), func() { s.markReady(p) })
 }
 
+// nominate records the node a pending pod is nominated to ("" clears it),
+// as kube-scheduler writes it to the pod's status: the pod's preemption
+// made room there. The scheduler then holds that room for the pod against
+// pods of lower or equal priority, and the pod does not preempt again
+// while its victims terminate.
+func (s *Simulation) nominate(p *simPod, node string) {
+	if p.obj.Status.NominatedNodeName == node {
+		return
+	}
+	p.obj.Status.NominatedNodeName = node
+	s.sched.Nominate(p.obj, node)
+}
+
 // preempt evicts the victims the scheduler's preemption chose; the pod
-// stays pending until they are gone.
+// stays pending, nominated to their node, until they are gone.
 func (s *Simulation) preempt(p *simPod, res scheduler.Result) {
 	if len(res.Victims) == 0 {
 		return
 	}
 	// The scheduler marks each victim with the DisruptionTarget condition
-	// before deleting it. It also nominates the pod to the node, and holds
-	// the node's room for it against lower-priority pods; the simulation
-	// does not nominate: without that
-	// hold, the victims' own replacements could take the room back before
-	// the pod's retry, and a pod pinned to the node (a local volume) would
-	// preempt them again, without end (README, "Preemption").
+	// before deleting it.
 	for _, v := range res.Victims {
 		// A victim already on its way out is not deleted again.
 		if vp := s.findPod(v.Namespace, v.Name, v.Spec.NodeName); vp != nil && (vp.state == podStarting || vp.state == podReady) {
