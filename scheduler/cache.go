@@ -30,6 +30,12 @@ type cacheEntry struct {
 	local     []int64
 }
 
+// decidesAt reports whether the entry holds a decisive rejection computed
+// at node generation gen: what the whole filter chain would return there.
+func (e *cacheEntry) decidesAt(gen int64) bool {
+	return e.generation == gen && e.rejection != nil && e.decisive
+}
+
 func newEvalCache() *evalCache { return &evalCache{bySignature: map[string][]cacheEntry{}} }
 
 // entriesFor returns the entries for pod's signature, one per node slot.

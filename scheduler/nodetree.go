@@ -23,6 +23,8 @@ import (
 type nodeTree struct {
 	zones  []string
 	byZone map[string][]string
+	// order is list's result, kept until the tree changes.
+	order []string
 }
 
 func newNodeTree() *nodeTree { return &nodeTree{byZone: map[string][]string{}} }
@@ -36,6 +38,7 @@ func (t *nodeTree) clone() *nodeTree {
 }
 
 func (t *nodeTree) add(node *corev1.Node) {
+	t.order = nil
 	zone := topology.GetZoneKey(node)
 	names, ok := t.byZone[zone]
 	if !ok {
@@ -54,6 +57,7 @@ func (t *nodeTree) remove(node *corev1.Node) {
 	if i < 0 {
 		return
 	}
+	t.order = nil
 	names = slices.Delete(names, i, i+1)
 	if len(names) > 0 {
 		t.byZone[zone] = names
@@ -73,8 +77,12 @@ func (t *nodeTree) update(old, node *corev1.Node) {
 	t.add(node)
 }
 
-// list returns the node names, one zone after another in turn.
+// list returns the node names, one zone after another in turn. The
+// caller must not change the slice.
 func (t *nodeTree) list() []string {
+	if t.order != nil {
+		return t.order
+	}
 	total := 0
 	for _, names := range t.byZone {
 		total += len(names)
@@ -87,5 +95,6 @@ func (t *nodeTree) list() []string {
 			}
 		}
 	}
+	t.order = out
 	return out
 }

@@ -54,6 +54,9 @@ func (n *nominator) set(pod *corev1.Pod, node string) {
 // there: one of equal or higher priority and another UID, as the
 // framework's RunFilterPluginsWithNominatedPods decides.
 func (n *nominator) holds(node string, pod *corev1.Pod) bool {
+	if len(n.byNode) == 0 {
+		return false
+	}
 	prio := corev1helpers.PodPriority(pod)
 	for _, pi := range n.byNode[node] {
 		if p := pi.GetPod(); p.UID != pod.UID && corev1helpers.PodPriority(p) >= prio {

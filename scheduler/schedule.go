@@ -118,15 +118,20 @@ func (s *Scheduler) evaluateNominatedNode(ctx context.Context, state fwk.CycleSt
 // as the scheduler does, until enough feasible nodes are found.
 func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, numAll int) ([]*nodeState, error) {
 	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
-		st := s.runFilterPlugins(ctx, state, pod, n)
-		if st.IsSuccess() {
-			return true, nil
-		}
-		if !st.IsRejected() {
-			return false, st
-		}
-		return false, nil
+		return filterVerdict(s.runFilterPlugins(ctx, state, pod, n))
 	})
+}
+
+// filterVerdict turns a filter status into searchFeasible's answer: fits,
+// or is rejected, or an error status that ends the search.
+func filterVerdict(st *fwk.Status) (bool, *fwk.Status) {
+	switch {
+	case st.IsSuccess():
+		return true, nil
+	case st.IsRejected():
+		return false, nil
+	}
+	return false, st
 }
 
 // runFilterPlugins runs the whole filter chain for pod on n, with the pods
@@ -230,20 +235,12 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 			global = append(global, f.p)
 		}
 	}
-	nominated := s.parts.nominator
 	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
-		if len(nominated.byNode) > 0 && nominated.holds(n.info.Node().Name, pod) {
+		if s.parts.nominator.holds(n.info.Node().Name, pod) {
 			// Pods nominated here count against this pod: the whole
 			// chain runs with them, and the cache (verdicts without
 			// them) is left as it is.
-			st := s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info)
-			if st.IsSuccess() {
-				return true, nil
-			}
-			if !st.IsRejected() {
-				return false, st
-			}
-			return false, nil
+			return filterVerdict(s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info))
 		}
 		e := &entries[n.slot]
 		if e.generation != n.info.Generation {
@@ -261,12 +258,8 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 			return false, nil
 		}
 		for _, p := range global {
-			st := p.Filter(ctx, state, pod, n.info)
-			if !st.IsSuccess() {
-				if !st.IsRejected() {
-					return false, st
-				}
-				return false, nil
+			if st := p.Filter(ctx, state, pod, n.info); !st.IsSuccess() {
+				return filterVerdict(st)
 			}
 		}
 		return true, nil
@@ -317,16 +310,16 @@ func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *cor
 	var lastCode fwk.Code = -1
 	for _, n := range nodes {
 		var st *fwk.Status
-		held := s.parts.nominator.holds(n.info.Node().Name, pod)
-		if entries != nil && !held {
-			if e := &entries[n.slot]; e.generation == n.info.Generation && e.rejection != nil && e.decisive {
-				st = e.rejection
-			}
+		switch {
+		case s.parts.nominator.holds(n.info.Node().Name, pod):
+			st = s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info)
+		case entries != nil && entries[n.slot].decidesAt(n.info.Generation):
+			st = entries[n.slot].rejection
+		default:
+			st = s.fw.RunFilterPlugins(ctx, state, pod, n.info)
 		}
-		if st == nil {
-			if st = s.runFilterPlugins(ctx, state, pod, n); st.IsSuccess() {
-				continue
-			}
+		if st.IsSuccess() {
+			continue
 		}
 		diag.NodeToStatus.Set(n.info.Node().Name, st)
 		// Adding the same plugin and code as the node before adds nothing.

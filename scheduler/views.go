@@ -29,32 +29,17 @@ import (
 type namespaceView struct {
 	s         *store
 	namespace string
-	arena     *[]nsNodeInfo
-	arenas    map[string]*[]nsNodeInfo
+	arenas    viewArenas
 	views     []fwk.NodeInfo
 }
 
 func (v *namespaceView) focus(namespace string) {
 	v.namespace = namespace
-	arena, ok := v.arenas[namespace]
-	if !ok {
-		if v.arenas == nil {
-			v.arenas = map[string]*[]nsNodeInfo{}
-		}
-		arena = new([]nsNodeInfo)
-		v.arenas[namespace] = arena
-	}
-	v.arena = arena
+	v.arenas.focus(namespace)
 }
 
 // forget drops every view kept; the next cycles build them afresh.
-func (v *namespaceView) forget() {
-	clear(v.arenas)
-	if v.arena != nil {
-		v.arena = new([]nsNodeInfo)
-		v.arenas[v.namespace] = v.arena
-	}
-}
+func (v *namespaceView) forget() { v.arenas.forget() }
 
 // list returns the view of every node for the current focus.
 func (v *namespaceView) list() []fwk.NodeInfo {
@@ -69,13 +54,8 @@ func (v *namespaceView) list() []fwk.NodeInfo {
 // nodeView returns n's view for the current focus, rebuilt only when the
 // node changed since it was built. Only called from serial code.
 func (v *namespaceView) nodeView(n *nodeState) *nsNodeInfo {
-	arena := v.arena
-	if n.slot >= len(*arena) {
-		size := max(len(v.s.slotOf), n.slot+1)
-		*arena = append(*arena, make([]nsNodeInfo, size-len(*arena))...)
-	}
-	view := &(*arena)[n.slot]
-	if view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
+	view := v.arenas.at(n.slot, len(v.s.slotOf))
+	if !view.builtFrom(n.info) {
 		*view = nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}
 	}
 	return view
@@ -84,8 +64,8 @@ func (v *namespaceView) nodeView(n *nodeState) *nsNodeInfo {
 // node returns the view of one node handed to Score, from the current
 // focus's arena when the node has not changed since its view was built.
 func (v *namespaceView) node(n fwk.NodeInfo) fwk.NodeInfo {
-	if slot, ok := v.s.slotOf[n.Node().Name]; ok && slot < len(*v.arena) {
-		if view := &(*v.arena)[slot]; view.NodeInfo == n && view.gen == n.GetGeneration() {
+	if slot, ok := v.s.slotOf[n.Node().Name]; ok {
+		if view := v.arenas.built(slot); view != nil && view.builtFrom(n) {
 			return view
 		}
 	}
@@ -131,6 +111,67 @@ func (n *nsNodeInfo) GetPodsWithRequiredAntiAffinity() []fwk.PodInfo {
 		return n.withReqAnti
 	}
 	return n.NodeInfo.GetPodsWithRequiredAntiAffinity()
+}
+
+// builtFrom reports whether the view was built from info as it is now: the
+// same NodeInfo at the same generation, which every change bumps.
+func (n *nsNodeInfo) builtFrom(info fwk.NodeInfo) bool {
+	return n.NodeInfo == info && n.gen == info.GetGeneration()
+}
+
+// viewArenas keeps a view's node views across cycles: one arena per focus
+// (what the view depends on besides the node), each indexed by node slot.
+// A view in an arena is reused while it was built from the node as it is
+// now (nsNodeInfo.builtFrom).
+type viewArenas struct {
+	byKey   map[string]*viewArena
+	current *viewArena
+}
+
+type viewArena struct {
+	key   string
+	views []nsNodeInfo
+}
+
+// focus makes key's arena the current one.
+func (a *viewArenas) focus(key string) {
+	ar, ok := a.byKey[key]
+	if !ok {
+		if a.byKey == nil {
+			a.byKey = map[string]*viewArena{}
+		}
+		ar = &viewArena{key: key}
+		a.byKey[key] = ar
+	}
+	a.current = ar
+}
+
+// forget drops every arena (they may hold node states a Revert
+// discarded); the current focus starts an empty one.
+func (a *viewArenas) forget() {
+	clear(a.byKey)
+	if a.current != nil {
+		a.focus(a.current.key)
+	}
+}
+
+// at returns the current arena's view for a node slot, growing the arena
+// to size slots (or past slot) first.
+func (a *viewArenas) at(slot, size int) *nsNodeInfo {
+	views := &a.current.views
+	if slot >= len(*views) {
+		*views = append(*views, make([]nsNodeInfo, max(size, slot+1)-len(*views))...)
+	}
+	return &(*views)[slot]
+}
+
+// built returns the current arena's view for a node slot, nil when the
+// arena has none yet.
+func (a *viewArenas) built(slot int) *nsNodeInfo {
+	if a.current == nil || slot >= len(a.current.views) {
+		return nil
+	}
+	return &a.current.views[slot]
 }
 
 // namespaceLister is the fwk.SharedLister handed to plugins that get the
@@ -187,11 +228,10 @@ type affinityView struct {
 	namespace  string   // the incoming pod's
 	namespaces []string // those its terms name
 	all        bool
-	// arena holds the current focus's views, by node slot; arenas keeps
-	// every focus's.
+	// arenas keeps every focus's views; mu guards them (preemption's dry
+	// run asks for views from several goroutines).
 	mu     sync.Mutex
-	arena  *[]nsNodeInfo
-	arenas map[string]*[]nsNodeInfo
+	arenas viewArenas
 	keyBuf []byte
 	// The lister's result buffers, one per method.
 	allBuf, withAffinityBuf, withReqAntiBuf []fwk.NodeInfo
@@ -208,26 +248,14 @@ func (v *affinityView) focus(pod *corev1.Pod) {
 		key = append(append(key, 0), ns...)
 	}
 	v.keyBuf = key
-	arena, ok := v.arenas[string(key)]
-	if !ok {
-		if v.arenas == nil {
-			v.arenas = map[string]*[]nsNodeInfo{}
-		}
-		arena = new([]nsNodeInfo)
-		v.arenas[string(key)] = arena
-	}
-	v.arena = arena
+	v.arenas.focus(string(key))
 }
 
 // forget drops every view kept; the next cycles build them afresh.
 func (v *affinityView) forget() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	clear(v.arenas)
-	if v.arena != nil {
-		v.arena = new([]nsNodeInfo)
-		v.arenas[string(v.keyBuf)] = v.arena
-	}
+	v.arenas.forget()
 }
 
 // nodeView returns the node's view for the current focus, rebuilt only
@@ -235,13 +263,8 @@ func (v *affinityView) forget() {
 func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	arena := v.arena
-	if n.slot >= len(*arena) {
-		size := max(len(v.s.slotOf), n.slot+1)
-		*arena = append(*arena, make([]nsNodeInfo, size-len(*arena))...)
-	}
-	view := &(*arena)[n.slot]
-	if view.NodeInfo != fwk.NodeInfo(n.info) || view.gen != n.info.Generation {
+	view := v.arenas.at(n.slot, len(v.s.slotOf))
+	if !view.builtFrom(n.info) {
 		v.build(n, view)
 	}
 	return view

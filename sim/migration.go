@@ -604,8 +604,7 @@ func (m *migrationRun) deleteOld(p *simPod, gone func()) {
 	}
 	switch p.state {
 	case podPending:
-		delete(s.pending, p)
-		s.nominate(p, "")
+		s.unpend(p)
 		p.obj.DeletionTimestamp = &now
 		p.state = podGone
 		gone()

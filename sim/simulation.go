@@ -219,8 +219,7 @@ func (s *Simulation) terminate(p *simPod, grace time.Duration) {
 	wasPending := p.state == podPending
 	s.startTerminating(p, s.timeAt(s.clk.now))
 	if wasPending {
-		delete(s.pending, p)
-		s.nominate(p, "")
+		s.unpend(p)
 		p.state = podGone
 		s.afterGone(p)
 		return
@@ -593,8 +592,7 @@ func (s *Simulation) batchIndex() int {
 
 // bind places a pending pod on a node; it is Ready after its start-up time.
 func (s *Simulation) bind(p *simPod, node string) {
-	delete(s.pending, p)
-	s.nominate(p, "")
+	s.unpend(p)
 	p.obj.Spec.NodeName = node
 	p.obj.Status.Phase = corev1.PodRunning
 	start := s.timeAt(s.clk.now)
@@ -609,6 +607,13 @@ func (s *Simulation) bind(p *simPod, node string) {
 		ann = p.owner.annotations
 	}
 	s.clk.after(s.draw(DurationPodStartup, s.cfg.startup(p.obj, ann)), func() { s.markReady(p) })
+}
+
+// unpend takes a pod out of the scheduling queue (it is bound, or deleted
+// while it waited): it is nominated nowhere any more.
+func (s *Simulation) unpend(p *simPod) {
+	delete(s.pending, p)
+	s.nominate(p, "")
 }
 
 // nominate records the node a pending pod is nominated to ("" clears it),
