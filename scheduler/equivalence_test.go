@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -18,6 +19,12 @@ import (
 // front of every app (so the default topology spreading applies), and a
 // stream of pods from many apps, some with zone spread, some with required
 // or preferred anti-affinity, some pinned by selectors or tolerations.
+//
+// Pods carry a version label of three values, so one selector matches
+// several label classes; some apps spread on the team label, which matches
+// every class of the namespace (more than the views look up one by one);
+// some are owned by a ReplicaSet whose selector narrows the default
+// spreading selector to one version.
 func workload(nodes, apps, pods int, seed uint64) (*snapshot.Snapshot, []*corev1.Pod) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	snap := &snapshot.Snapshot{}
@@ -39,7 +46,7 @@ func workload(nodes, apps, pods int, seed uint64) (*snapshot.Snapshot, []*corev1
 		name := fmt.Sprintf("app-%03d", a)
 		cpu := []string{"100m", "250m", "500m", "1"}[rng.IntN(4)]
 		mem := []string{"128Mi", "512Mi", "1Gi", "2Gi"}[rng.IntN(4)]
-		kind := rng.IntN(12)
+		kind := rng.IntN(14)
 		other := fmt.Sprintf("team-%02d", (a+1)%12)
 		all = append(all, app{ns, name, func(b *PodBuilder) {
 			b.NS(ns).Label("app", name).Label("team", ns).Req("cpu", cpu).Req("memory", mem)
@@ -60,8 +67,19 @@ func workload(nodes, apps, pods int, seed uint64) (*snapshot.Snapshot, []*corev1
 			case 6:
 				// Kept away from its own app's pods in every namespace.
 				b.PreferredAntiAffinityAllNamespaces("app", name, corev1.LabelHostname, 80)
+			case 7:
+				b.Spread(corev1.LabelTopologyZone, 2, corev1.ScheduleAnyway, "team", ns)
+			case 8:
+				b.Label("version", "v1").OwnedBy("ReplicaSet", name+"-v1")
 			}
 		}})
+		if kind == 8 {
+			snap.ReplicaSets = append(snap.ReplicaSets, appsv1.ReplicaSet{
+				ObjectMeta: metav1.ObjectMeta{Name: name + "-v1", Namespace: ns},
+				Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{
+					MatchLabels: map[string]string{"app": name, "version": "v1"}}},
+			})
+		}
 		snap.Services = append(snap.Services, corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
 			Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": name}},
@@ -70,7 +88,7 @@ func workload(nodes, apps, pods int, seed uint64) (*snapshot.Snapshot, []*corev1
 	var out []*corev1.Pod
 	for i := 0; i < pods; i++ {
 		a := all[rng.IntN(len(all))]
-		b := Pod(fmt.Sprintf("%s-%05d", a.name, i))
+		b := Pod(fmt.Sprintf("%s-%05d", a.name, i)).Label("version", fmt.Sprintf("v%d", rng.IntN(3)))
 		a.build(b)
 		out = append(out, b.Obj())
 	}

@@ -82,7 +82,7 @@ func loadProfile(file, name string) (*config.KubeSchedulerProfile, error) {
 type frameworkParts struct {
 	fw        framework.Framework
 	plugins   map[string]fwk.Plugin
-	nsView    *namespaceView
+	nsView    *spreadView
 	affView   *affinityView
 	informers informers.SharedInformerFactory
 	nominator *nominator
@@ -100,7 +100,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 	parts := &frameworkParts{
 		nominator: newNominator(),
 		plugins:   map[string]fwk.Plugin{},
-		nsView:    &namespaceView{s: st},
+		nsView:    &spreadView{s: st, selectors: newDefaultSelectors(factory)},
 		affView:   &affinityView{s: st},
 		informers: factory,
 	}
@@ -112,7 +112,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 		registry[name] = func(ctx context.Context, args runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
 			switch {
 			case useViews && name == names.PodTopologySpread:
-				h = viewHandle{Handle: h, lister: namespaceLister{storeLister: lister, v: parts.nsView}}
+				h = viewHandle{Handle: h, lister: spreadLister{storeLister: lister, v: parts.nsView}}
 			case useViews && name == names.InterPodAffinity:
 				h = viewHandle{Handle: h, lister: affinityLister{storeLister: lister, v: parts.affView}}
 			}

@@ -501,6 +501,6 @@ func joinSorted(set sets.Set[string]) string {
 
 // focus points the plugins' views at the incoming pod.
 func (s *Scheduler) focus(pod *corev1.Pod) {
-	s.parts.nsView.focus(pod.Namespace)
+	s.parts.nsView.focus(pod)
 	s.parts.affView.focus(pod)
 }

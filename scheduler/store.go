@@ -12,18 +12,20 @@ import (
 )
 
 // nodeState is one node's scheduling state: the upstream NodeInfo the
-// plugins read, plus the node's pods grouped by namespace so that plugins
-// which only ever count pods of one namespace can be shown just those.
+// plugins read, plus the node's pods grouped by namespace and by label
+// class, so that plugins which only count pods matching a selector can be
+// shown just the pods that may match.
 //
 // A nodeState reachable from more than one layer is never mutated: the
 // layer that changes it clones it first (copy-on-write). The byNamespace
-// slices are never appended to in place for the same reason.
+// and byClass slices are never appended to in place for the same reason.
 type nodeState struct {
 	// slot is the node's index in every layer's nodes and in the
 	// evaluation cache's entries.
 	slot        int
 	info        *framework.NodeInfo
 	byNamespace map[string][]fwk.PodInfo
+	byClass     map[classID][]fwk.PodInfo
 	// affinityFor holds the node's pods with (anti-)affinity terms, by each
 	// namespace their terms name; affinityAnyNS those with a term that
 	// selects namespaces by label, which may name any namespace.
@@ -34,7 +36,8 @@ type nodeState struct {
 func newNodeState(node *corev1.Node, slot int) *nodeState {
 	info := framework.NewNodeInfo()
 	info.SetNode(node)
-	return &nodeState{slot: slot, info: info, byNamespace: map[string][]fwk.PodInfo{}, affinityFor: map[string][]fwk.PodInfo{}}
+	return &nodeState{slot: slot, info: info, byNamespace: map[string][]fwk.PodInfo{},
+		byClass: map[classID][]fwk.PodInfo{}, affinityFor: map[string][]fwk.PodInfo{}}
 }
 
 func (n *nodeState) clone() *nodeState {
@@ -42,15 +45,17 @@ func (n *nodeState) clone() *nodeState {
 		slot:          n.slot,
 		info:          n.info.SnapshotConcrete(),
 		byNamespace:   maps.Clone(n.byNamespace),
+		byClass:       maps.Clone(n.byClass),
 		affinityFor:   maps.Clone(n.affinityFor),
 		affinityAnyNS: n.affinityAnyNS,
 	}
 }
 
-func (n *nodeState) addPod(pi fwk.PodInfo) {
+func (n *nodeState) addPod(pi fwk.PodInfo, class classID) {
 	n.info.AddPodInfo(pi)
 	pod := pi.GetPod()
 	n.byNamespace[pod.Namespace] = appended(n.byNamespace[pod.Namespace], pi)
+	n.byClass[class] = appended(n.byClass[class], pi)
 	targets, anyNS := affinityTargets(pod)
 	for _, ns := range targets {
 		n.affinityFor[ns] = appended(n.affinityFor[ns], pi)
@@ -60,9 +65,17 @@ func (n *nodeState) addPod(pi fwk.PodInfo) {
 	}
 }
 
-func (n *nodeState) removePod(pod *corev1.Pod) error {
+// removePod removes pod; classes gives the class of the pod as the node
+// holds it (its labels then).
+func (n *nodeState) removePod(pod *corev1.Pod, classes *labelClasses) error {
 	if err := n.info.RemovePod(klog.Background(), pod); err != nil {
 		return err
+	}
+	for _, p := range n.byNamespace[pod.Namespace] {
+		if held := p.GetPod(); held.UID == pod.UID && held.Name == pod.Name {
+			removeFrom(n.byClass, classes.of(held), pod)
+			break
+		}
 	}
 	removeFrom(n.byNamespace, pod.Namespace, pod)
 	targets, anyNS := affinityTargets(pod)
@@ -93,7 +106,7 @@ func without(old []fwk.PodInfo, pod *corev1.Pod) []fwk.PodInfo {
 	return out
 }
 
-func removeFrom(m map[string][]fwk.PodInfo, key string, pod *corev1.Pod) {
+func removeFrom[K comparable](m map[K][]fwk.PodInfo, key K, pod *corev1.Pod) {
 	if rest := without(m[key], pod); len(rest) > 0 {
 		m[key] = rest
 	} else {
@@ -187,12 +200,13 @@ type nodeLists struct {
 //	Commit             -                 O(N)
 //	List               O(N) after a change, O(1) otherwise
 type store struct {
-	slotOf map[string]int
-	layers []*layer
+	slotOf  map[string]int
+	layers  []*layer
+	classes *labelClasses
 }
 
 func newStore() *store {
-	return &store{slotOf: map[string]int{}, layers: []*layer{{tree: newNodeTree(), treeOwned: true}}}
+	return &store{slotOf: map[string]int{}, layers: []*layer{{tree: newNodeTree(), treeOwned: true}}, classes: newLabelClasses()}
 }
 
 func (s *store) top() *layer { return s.layers[len(s.layers)-1] }
@@ -279,7 +293,7 @@ func (s *store) addPod(pi fwk.PodInfo, nodeName string) error {
 	if err != nil {
 		return err
 	}
-	n.addPod(pi)
+	n.addPod(pi, s.classes.of(pi.GetPod()))
 	if hasAffinity(pi) {
 		s.top().lists = nil
 	}
@@ -291,7 +305,7 @@ func (s *store) removePod(pod *corev1.Pod, nodeName string) error {
 	if err != nil {
 		return err
 	}
-	if err := n.removePod(pod); err != nil {
+	if err := n.removePod(pod, s.classes); err != nil {
 		return err
 	}
 	if pod.Spec.Affinity != nil {

@@ -1,48 +1,132 @@
 package scheduler
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/helper"
 )
 
-// namespaceView shows a plugin only the pods of one namespace on each node.
+// spreadView shows PodTopologySpread, on each node, only the pods its
+// selectors may match: the pods of the label classes (classes.go) that one
+// of the incoming pod's spread selectors matches.
 //
-// It is given to PodTopologySpread, whose every use of a node's pods is
-// countPodsMatchSelector(nodeInfo.GetPods(), selector, pod.Namespace), which
-// skips pods of any other namespace. Hiding those pods cannot change what
-// the plugin computes, only how long it takes: the plugin stays the real
-// one, its input is the same set of pods it would count. The equivalence
-// test in this package compares every placement with and without the view.
+// Every use the plugin makes of a node's pods is
+// countPodsMatchSelector(nodeInfo.GetPods(), selector, pod.Namespace),
+// which counts the pods of the incoming pod's namespace that the selector
+// matches. The selectors are the pod's own constraints' label selectors,
+// or, for a pod without constraints, the default constraints' selector
+// built from the Services and controller that select the pod
+// (helper.DefaultSelector, which the view calls as the plugin does). A pod
+// that none of them matches adds nothing to any count, so hiding it cannot
+// change what the plugin computes, only how long it takes: the plugin
+// stays the real one. The view may show more pods than that (it ignores
+// matchLabelKeys, which only narrow a selector), never fewer. The
+// equivalence test in this package compares every placement with and
+// without the view.
 //
-// The namespace is the incoming pod's, set by the scheduler before each
-// cycle (a Scheduler runs one cycle at a time).
+// When the selectors match many classes (a selector on one common label),
+// the view shows the node's pods of the namespace instead: looking up many
+// classes on every node would cost more than it saves.
 //
-// Views are kept across cycles, one arena per namespace, and rebuilt only
-// for a node whose state changed since (its NodeInfo or that NodeInfo's
-// generation, which every change bumps): pods of one namespace often come
+// The focus is the incoming pod's, set by the scheduler before each cycle
+// (a Scheduler runs one cycle at a time). Views are kept across cycles, one
+// arena per namespace, and rebuilt only for a node whose state changed
+// since (its NodeInfo or that NodeInfo's generation, which every change
+// bumps) or when the focus's classes did: pods of one template often come
 // one after another (a ReplicaSet's replacements), and most nodes have not
 // changed in between.
-type namespaceView struct {
+type spreadView struct {
 	s         *store
+	selectors defaultSelectors
 	namespace string
-	arenas    viewArenas
-	views     []fwk.NodeInfo
+	// match is the focus's classes; nil shows the whole namespace.
+	match   *classMatch
+	matched int
+	memo    map[string]*classMatch
+	keyBuf  []byte
+	arenas  viewArenas
+	views   []fwk.NodeInfo
 }
 
-func (v *namespaceView) focus(namespace string) {
-	v.namespace = namespace
-	v.arenas.focus(namespace)
+// maxViewClasses is the most classes a view looks up on each node; with
+// more, it shows the namespace's pods.
+const maxViewClasses = 8
+
+func (v *spreadView) focus(pod *corev1.Pod) {
+	v.namespace = pod.Namespace
+	v.arenas.focus(pod.Namespace)
+	v.match, v.matched = nil, 0
+	m := v.classesFor(pod)
+	if m == nil {
+		return
+	}
+	if ids := m.refresh(v.s.classes); len(ids) <= maxViewClasses {
+		v.match, v.matched = m, len(ids)
+	}
+}
+
+// classesFor returns the classes pod's spread selectors may match, nil
+// when they cannot be told (a selector the plugin itself would reject).
+// Results are kept by the selectors' source: the pod's class and
+// controller for the default constraints, which depend only on those (the
+// Services and controllers a Scheduler reads never change), or the
+// constraints' own selectors.
+func (v *spreadView) classesFor(pod *corev1.Pod) *classMatch {
+	key := v.keyBuf[:0]
+	if len(pod.Spec.TopologySpreadConstraints) == 0 {
+		key = append(key, 'd')
+		key = binary.AppendUvarint(key, uint64(v.s.classes.of(pod)))
+		if owner := metav1.GetControllerOfNoCopy(pod); owner != nil {
+			key = append(append(append(append(append(key, 0), owner.APIVersion...), 0), owner.Kind...), 0)
+			key = append(key, owner.Name...)
+		}
+	} else {
+		key = append(append(key, 'e'), pod.Namespace...)
+		for i := range pod.Spec.TopologySpreadConstraints {
+			key = append(append(key, 0), metav1.FormatLabelSelector(pod.Spec.TopologySpreadConstraints[i].LabelSelector)...)
+		}
+	}
+	v.keyBuf = key
+	if m, ok := v.memo[string(key)]; ok {
+		return m
+	}
+	m := &classMatch{namespaces: []string{pod.Namespace}}
+	if len(pod.Spec.TopologySpreadConstraints) == 0 {
+		if sel := v.selectors.of(pod); !sel.Empty() {
+			m.selectors = append(m.selectors, sel)
+		}
+	} else {
+		for i := range pod.Spec.TopologySpreadConstraints {
+			sel, err := metav1.LabelSelectorAsSelector(pod.Spec.TopologySpreadConstraints[i].LabelSelector)
+			if err != nil {
+				m = nil
+				break
+			}
+			m.selectors = append(m.selectors, sel)
+		}
+	}
+	if v.memo == nil {
+		v.memo = map[string]*classMatch{}
+	}
+	v.memo[string(key)] = m
+	return m
 }
 
 // forget drops every view kept; the next cycles build them afresh.
-func (v *namespaceView) forget() { v.arenas.forget() }
+func (v *spreadView) forget() { v.arenas.forget() }
 
 // list returns the view of every node for the current focus.
-func (v *namespaceView) list() []fwk.NodeInfo {
+func (v *spreadView) list() []fwk.NodeInfo {
 	nl := v.s.lists()
 	v.views = v.views[:0]
 	for _, n := range nl.states {
@@ -52,20 +136,40 @@ func (v *namespaceView) list() []fwk.NodeInfo {
 }
 
 // nodeView returns n's view for the current focus, rebuilt only when the
-// node changed since it was built. Only called from serial code.
-func (v *namespaceView) nodeView(n *nodeState) *nsNodeInfo {
+// node or the focus's classes changed since it was built. Only called from
+// serial code.
+func (v *spreadView) nodeView(n *nodeState) *nsNodeInfo {
 	view := v.arenas.at(n.slot, len(v.s.slotOf))
-	if !view.builtFrom(n.info) {
-		*view = nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}
+	if !view.builtFrom(n.info) || view.match != v.match || view.matched != v.matched {
+		v.build(n, view)
 	}
 	return view
 }
 
+// build fills view for node n, reusing the buffer the view owns.
+func (v *spreadView) build(n *nodeState, view *nsNodeInfo) {
+	view.NodeInfo, view.gen = n.info, n.info.Generation
+	view.match, view.matched = v.match, v.matched
+	switch {
+	case v.match == nil:
+		view.pods = n.byNamespace[v.namespace]
+	case v.matched == 1:
+		view.pods = n.byClass[v.match.matched[0]]
+	default:
+		pods := view.podsBuf[:0]
+		for _, id := range v.match.matched[:v.matched] {
+			pods = append(pods, n.byClass[id]...)
+		}
+		view.podsBuf, view.pods = pods, pods
+	}
+}
+
 // node returns the view of one node handed to Score, from the current
-// focus's arena when the node has not changed since its view was built.
-func (v *namespaceView) node(n fwk.NodeInfo) fwk.NodeInfo {
+// focus's arena when it was built for the node as it is now. Score may run
+// on several goroutines: node never writes to the arena.
+func (v *spreadView) node(n fwk.NodeInfo) fwk.NodeInfo {
 	if slot, ok := v.s.slotOf[n.Node().Name]; ok {
-		if view := v.arenas.built(slot); view != nil && view.builtFrom(n) {
+		if view := v.arenas.built(slot); view != nil && view.builtFrom(n) && view.match == v.match && view.matched == v.matched {
 			return view
 		}
 	}
@@ -76,16 +180,40 @@ func (v *namespaceView) node(n fwk.NodeInfo) fwk.NodeInfo {
 	return view
 }
 
-func (v *namespaceView) get(name string) (fwk.NodeInfo, error) {
+func (v *spreadView) get(name string) (fwk.NodeInfo, error) {
 	n := v.s.get(name)
 	if n == nil {
 		return nil, fmt.Errorf("nodeinfo not found for node name %q", name)
 	}
-	return &nsNodeInfo{NodeInfo: n.info, pods: n.byNamespace[v.namespace], gen: n.info.Generation}, nil
+	view := &nsNodeInfo{}
+	v.build(n, view)
+	return view, nil
 }
 
-// nsNodeInfo is a node's NodeInfo whose GetPods returns only the pods of
-// one namespace. Everything else is the node's own.
+// defaultSelectors gives the default spread constraints' selector of a
+// pod, from the same listers as the plugin.
+type defaultSelectors struct {
+	services     corelisters.ServiceLister
+	controllers  corelisters.ReplicationControllerLister
+	replicaSets  appslisters.ReplicaSetLister
+	statefulSets appslisters.StatefulSetLister
+}
+
+func newDefaultSelectors(f informers.SharedInformerFactory) defaultSelectors {
+	return defaultSelectors{
+		services:     f.Core().V1().Services().Lister(),
+		controllers:  f.Core().V1().ReplicationControllers().Lister(),
+		replicaSets:  f.Apps().V1().ReplicaSets().Lister(),
+		statefulSets: f.Apps().V1().StatefulSets().Lister(),
+	}
+}
+
+func (d defaultSelectors) of(pod *corev1.Pod) labels.Selector {
+	return helper.DefaultSelector(pod, d.services, d.controllers, d.replicaSets, d.statefulSets)
+}
+
+// nsNodeInfo is a node's NodeInfo whose GetPods returns only some of its
+// pods (those a view shows). Everything else is the node's own.
 type nsNodeInfo struct {
 	fwk.NodeInfo
 	pods         []fwk.PodInfo
@@ -93,6 +221,9 @@ type nsNodeInfo struct {
 	withAffinity []fwk.PodInfo
 	withReqAnti  []fwk.PodInfo
 	ownAffinity  bool // withAffinity and withReqAnti replace the node's own lists
+	// match and matched are the classes the view was built for.
+	match   *classMatch
+	matched int
 	// Buffers an arena-held view owns and reuses from cycle to cycle.
 	reachBuf, reqAntiBuf, podsBuf []fwk.PodInfo
 }
@@ -174,31 +305,31 @@ func (a *viewArenas) built(slot int) *nsNodeInfo {
 	return &a.current.views[slot]
 }
 
-// namespaceLister is the fwk.SharedLister handed to plugins that get the
-// namespace view.
-type namespaceLister struct {
+// spreadLister is the fwk.SharedLister handed to PodTopologySpread: its
+// node list is the spread view's.
+type spreadLister struct {
 	storeLister
-	v *namespaceView
+	v *spreadView
 }
 
-func (l namespaceLister) NodeInfos() fwk.NodeInfoLister { return namespaceNodeInfos(l) }
+func (l spreadLister) NodeInfos() fwk.NodeInfoLister { return spreadNodeInfos(l) }
 
-type namespaceNodeInfos struct {
+type spreadNodeInfos struct {
 	storeLister
-	v *namespaceView
+	v *spreadView
 }
 
-func (l namespaceNodeInfos) List() ([]fwk.NodeInfo, error) { return l.v.list(), nil }
-func (l namespaceNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
+func (l spreadNodeInfos) List() ([]fwk.NodeInfo, error) { return l.v.list(), nil }
+func (l spreadNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
 	return l.s.lists().withAffinity, nil
 }
-func (l namespaceNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
+func (l spreadNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
 	return l.s.lists().withRequiredAnti, nil
 }
-func (l namespaceNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {
+func (l spreadNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {
 	return l.s.lists().withNonHostAnti, nil
 }
-func (l namespaceNodeInfos) Get(name string) (fwk.NodeInfo, error) { return l.v.get(name) }
+func (l spreadNodeInfos) Get(name string) (fwk.NodeInfo, error) { return l.v.get(name) }
 
 // affinityView shows InterPodAffinity, for the incoming pod, only the pods
 // that can change its answer.

@@ -15,16 +15,16 @@ import (
 // view of the nodes wherever the framework would hand it full NodeInfos
 // (PreFilter's node list, Score's node). Every method is the plugin's own;
 // only the argument changes, to a view the plugin computes the same answer
-// from (see namespaceView).
+// from (see spreadView).
 type spreadOnView struct {
 	*podtopologyspread.PodTopologySpread
-	view *namespaceView
+	view *spreadView
 	// hardDefaults: the plugin's default constraints (applied to pods
 	// without constraints of their own) include a DoNotSchedule one.
 	hardDefaults bool
 }
 
-// PreFilter is the plugin's PreFilter on the namespace view. The plugin
+// PreFilter is the plugin's PreFilter on the spread view. The plugin
 // reads the node list only for a pod with hard (DoNotSchedule)
 // constraints: getConstraints keeps only those, and calPreFilterState
 // returns before touching the nodes when none is left. A pod without them
