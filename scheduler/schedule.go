@@ -79,7 +79,7 @@ func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 		return Result{}, err
 	}
 	if len(feasible) == 0 {
-		diag := s.diagnose(ctx, state, pod, candidates, unschedulablePlugins, entries)
+		diag := s.diagnose(ctx, state, pod, candidates, unschedulablePlugins, entries, s.buf.verdicts[:len(candidates)])
 		if !preRes.AllNodes() {
 			diag.NodeToStatus.SetAbsentNodesStatus(fwk.NewStatus(fwk.UnschedulableAndUnresolvable,
 				"node(s) didn't satisfy plugin(s) "+joinSorted(unschedulablePlugins)))
@@ -117,22 +117,16 @@ func (s *Scheduler) evaluateNominatedNode(ctx context.Context, state fwk.CycleSt
 // filterAll runs the framework's Filter plugins on the candidate nodes,
 // as the scheduler does, until enough feasible nodes are found.
 func (s *Scheduler) filterAll(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, numAll int) ([]*nodeState, error) {
-	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
-		return filterVerdict(s.runFilterPlugins(ctx, state, pod, n))
+	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) *fwk.Status {
+		return s.runFilterPlugins(ctx, state, pod, n)
 	})
 }
 
-// filterVerdict turns a filter status into searchFeasible's answer: fits,
-// or is rejected, or an error status that ends the search.
-func filterVerdict(st *fwk.Status) (bool, *fwk.Status) {
-	switch {
-	case st.IsSuccess():
-		return true, nil
-	case st.IsRejected():
-		return false, nil
-	}
-	return false, st
-}
+// unknownRejection is what a search's check returns for a node it knows
+// to be rejected without knowing the filter chain's status there (a cached
+// node-local rejection that a plugin looking beyond the node, earlier in
+// the chain, might come before): the diagnosis runs the chain there.
+var unknownRejection = fwk.NewStatus(fwk.Unschedulable)
 
 // runFilterPlugins runs the whole filter chain for pod on n, with the pods
 // nominated to n that count against pod when there are any, as the
@@ -155,9 +149,12 @@ const minSearchStep = 32
 // next cycle's start past the nodes it checked, as the scheduler does.
 // numAll is the number of nodes in the cluster, which the start wraps at.
 //
-// check returns whether the node fits, or an error status (not a
-// rejection) that ends the search.
-func (s *Scheduler) searchFeasible(ctx context.Context, nodes []*nodeState, numAll int, check func(*nodeState) (bool, *fwk.Status)) ([]*nodeState, error) {
+// check returns the filter chain's status on the node: success (or nil)
+// when it fits, the rejection (or unknownRejection), or an error status
+// that ends the search. The statuses are kept in s.buf.verdicts, by
+// node index: when no node fits, every node was checked, and the
+// diagnosis reads each node's rejection from there.
+func (s *Scheduler) searchFeasible(ctx context.Context, nodes []*nodeState, numAll int, check func(*nodeState) *fwk.Status) ([]*nodeState, error) {
 	total := len(nodes)
 	feasible := s.buf.feasible[:0]
 	if total == 0 {
@@ -169,24 +166,23 @@ func (s *Scheduler) searchFeasible(ctx context.Context, nodes []*nodeState, numA
 	}
 	l := s.st.top()
 	start := l.nextStart
-	fits := grow(&s.buf.fits, total)
-	errs := grow(&s.buf.errs, total)
+	verdicts := grow(&s.buf.verdicts, total)
 	processed := 0
 	for processed < total && len(feasible) < want {
 		base := processed
 		step := min(total-base, max(want-len(feasible), minSearchStep))
-		clear(fits[base : base+step])
-		clear(errs[base : base+step])
 		s.fw.Parallelizer().Until(ctx, step, func(i int) {
-			fits[base+i], errs[base+i] = check(nodes[(start+base+i)%total])
+			idx := (start + base + i) % total
+			verdicts[idx] = check(nodes[idx])
 		}, "Filter")
 		for i := base; i < base+step; i++ {
-			if errs[i] != nil {
+			st := verdicts[(start+i)%total]
+			if !st.IsSuccess() && !st.IsRejected() {
 				s.buf.feasible = feasible
-				return nil, errs[i].AsError()
+				return nil, st.AsError()
 			}
 			processed = i + 1
-			if fits[i] {
+			if st.IsSuccess() {
 				if feasible = append(feasible, nodes[(start+i)%total]); len(feasible) == want {
 					break
 				}
@@ -235,12 +231,12 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 			global = append(global, f.p)
 		}
 	}
-	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) (bool, *fwk.Status) {
+	return s.searchFeasible(ctx, nodes, numAll, func(n *nodeState) *fwk.Status {
 		if s.parts.nominator.holds(n.info.Node().Name, pod) {
 			// Pods nominated here count against this pod: the whole
 			// chain runs with them, and the cache (verdicts without
 			// them) is left as it is.
-			return filterVerdict(s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info))
+			return s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info)
 		}
 		e := &entries[n.slot]
 		if e.generation != n.info.Generation {
@@ -251,18 +247,28 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 			e.scored = false
 			if errSt != nil {
 				e.generation = -1 // an error is not a verdict to keep
-				return false, errSt
+				return errSt
 			}
 		}
 		if !e.fits {
-			return false, nil
+			if e.decisive {
+				return e.rejection
+			}
+			return unknownRejection
 		}
 		for _, p := range global {
 			if st := p.Filter(ctx, state, pod, n.info); !st.IsSuccess() {
-				return filterVerdict(st)
+				if st.IsRejected() {
+					// Every node-local plugin passed: the first plugin
+					// looking beyond the node to reject is the chain's
+					// verdict, named as the framework names it.
+					st.SetPlugin(p.Name())
+					return st
+				}
+				return fwk.AsStatus(fmt.Errorf("running %q filter plugin: %w", p.Name(), st.AsError()))
 			}
 		}
-		return true, nil
+		return nil
 	})
 }
 
@@ -294,23 +300,29 @@ func runFilters(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *n
 	return nil, false
 }
 
-// diagnose reruns the whole filter chain on every node, in order, to report
-// the first plugin that rejected each one, exactly as the scheduler does.
+// diagnose reports, for every node, the first plugin of the filter chain
+// that rejected it, exactly as the scheduler does.
 //
-// A node whose cached entry (entries, when the pod is cacheable) holds a
-// node-local rejection that precedes every plugin looking beyond the node,
-// computed at the node's current generation, gets that rejection without
-// the chain being run again: it is what the chain would return.
-func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, unschedulablePlugins sets.Set[string], entries []cacheEntry) framework.Diagnosis {
+// The search that found no feasible node checked every node; its
+// verdicts (by node index, nil when there was no search) give each
+// node's rejection, unless the search only knew the node was rejected
+// (unknownRejection). A node whose cached entry (entries, when the pod is
+// cacheable) holds a node-local rejection that precedes every plugin
+// looking beyond the node, computed at the node's current generation, gets
+// that rejection: it is what the chain would return. The chain runs again
+// on any other node.
+func (s *Scheduler) diagnose(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, nodes []*nodeState, unschedulablePlugins sets.Set[string], entries []cacheEntry, verdicts []*fwk.Status) framework.Diagnosis {
 	diag := framework.Diagnosis{NodeToStatus: framework.NewDefaultNodeToStatus(), UnschedulablePlugins: unschedulablePlugins}
 	if diag.UnschedulablePlugins == nil {
 		diag.UnschedulablePlugins = sets.New[string]()
 	}
 	var lastPlugin string
 	var lastCode fwk.Code = -1
-	for _, n := range nodes {
+	for i, n := range nodes {
 		var st *fwk.Status
 		switch {
+		case verdicts != nil && verdicts[i] != unknownRejection:
+			st = verdicts[i]
 		case s.parts.nominator.holds(n.info.Node().Name, pod):
 			st = s.fw.RunFilterPluginsWithNominatedPods(ctx, state, pod, n.info)
 		case entries != nil && entries[n.slot].decidesAt(n.info.Generation):

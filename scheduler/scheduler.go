@@ -59,7 +59,8 @@ type cycleBuffers struct {
 	errs   []*fwk.Status
 	list   []fwk.NodeScore
 	totals []int64
-	fits   []bool
+	// verdicts is the cycle's filter status of each candidate node.
+	verdicts []*fwk.Status
 	// feasible is the cycle's feasible nodes.
 	feasible []*nodeState
 }
