@@ -27,6 +27,11 @@ type labelClasses struct {
 	byNS   map[string][]classID
 	keyBuf []byte
 	keys   []string
+	// seenOn has, per class, a bit for every node slot that has ever
+	// held one of the class's pods, in any layer: a superset of the nodes
+	// that hold one now, which spares the views a lookup on every other
+	// node.
+	seenOn [][]uint64
 }
 
 // labelClass is one class's namespace and labels.
@@ -58,7 +63,25 @@ func (c *labelClasses) of(pod *corev1.Pod) classID {
 	c.ids[string(key)] = id
 	c.all = append(c.all, labelClass{namespace: pod.Namespace, labels: labels.Set(pod.Labels)})
 	c.byNS[pod.Namespace] = append(c.byNS[pod.Namespace], id)
+	c.seenOn = append(c.seenOn, nil)
 	return id
+}
+
+// noteOn records that a pod of class id is on the node in slot.
+func (c *labelClasses) noteOn(id classID, slot int) {
+	bits := c.seenOn[id]
+	if w := slot / 64; w >= len(bits) {
+		bits = append(bits, make([]uint64, w+1-len(bits))...)
+		c.seenOn[id] = bits
+	}
+	bits[slot/64] |= 1 << (slot % 64)
+}
+
+// mayBeOn reports whether a pod of class id may be on the node in slot:
+// false means none is.
+func (c *labelClasses) mayBeOn(id classID, slot int) bool {
+	bits := c.seenOn[id]
+	return slot/64 < len(bits) && bits[slot/64]&(1<<(slot%64)) != 0
 }
 
 // classMatch is the classes of some namespaces that any of some

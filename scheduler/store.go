@@ -293,7 +293,9 @@ func (s *store) addPod(pi fwk.PodInfo, nodeName string) error {
 	if err != nil {
 		return err
 	}
-	n.addPod(pi, s.classes.of(pi.GetPod()))
+	class := s.classes.of(pi.GetPod())
+	s.classes.noteOn(class, n.slot)
+	n.addPod(pi, class)
 	if hasAffinity(pi) {
 		s.top().lists = nil
 	}

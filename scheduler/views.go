@@ -154,11 +154,16 @@ func (v *spreadView) build(n *nodeState, view *nsNodeInfo) {
 	case v.match == nil:
 		view.pods = n.byNamespace[v.namespace]
 	case v.matched == 1:
-		view.pods = n.byClass[v.match.matched[0]]
+		view.pods = nil
+		if id := v.match.matched[0]; v.s.classes.mayBeOn(id, n.slot) {
+			view.pods = n.byClass[id]
+		}
 	default:
 		pods := view.podsBuf[:0]
 		for _, id := range v.match.matched[:v.matched] {
-			pods = append(pods, n.byClass[id]...)
+			if v.s.classes.mayBeOn(id, n.slot) {
+				pods = append(pods, n.byClass[id]...)
+			}
 		}
 		view.podsBuf, view.pods = pods, pods
 	}
