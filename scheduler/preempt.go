@@ -146,8 +146,29 @@ func (s *Scheduler) budgetSelectors(pdbs []*policyv1.PodDisruptionBudget) map[*p
 // victim against every budget of its namespace, parsing the budget's
 // selector each time; a budget that selects no possible victim never
 // changes its answer, and leaving it out saves the parsing. Only reads
-// podBudgets (filled by noteBudgetsOf): safe in parallel.
+// podBudgets and nodeBudgets (filled by noteBudgetsOf): safe in parallel.
 func (s *Scheduler) budgetsOn(n fwk.NodeInfo, prio int32) []*policyv1.PodDisruptionBudget {
+	if slot, ok := s.st.slotOf[n.Node().Name]; ok && slot < len(s.nodeBudgets) {
+		if nb := &s.nodeBudgets[slot]; nb.holds(n, prio) {
+			return nb.budgets
+		}
+	}
+	return s.budgetsOnNode(n, prio)
+}
+
+// nodeBudgets is budgetsOn's answer for one node, at a node generation
+// and preemptor priority.
+type nodeBudgets struct {
+	generation int64
+	prio       int32
+	budgets    []*policyv1.PodDisruptionBudget
+}
+
+func (nb *nodeBudgets) holds(n fwk.NodeInfo, prio int32) bool {
+	return nb.generation != 0 && nb.generation == n.GetGeneration() && nb.prio == prio
+}
+
+func (s *Scheduler) budgetsOnNode(n fwk.NodeInfo, prio int32) []*policyv1.PodDisruptionBudget {
 	var out []*policyv1.PodDisruptionBudget
 	for _, pi := range n.GetPods() {
 		pod := pi.GetPod()
@@ -172,14 +193,23 @@ type podKey struct {
 func keyOf(pod *corev1.Pod) podKey { return podKey{pod.Namespace, pod.Name, pod.UID} }
 
 // noteBudgetsOf records, for each lower-priority pod on the nodes not seen
-// before, the budgets (of byNS, by namespace) whose selector matches it.
-// A pod's labels and the budgets' selectors do not change while the
-// scheduler runs.
+// before, the budgets (of byNS, by namespace) whose selector matches it,
+// and then each node's budgetsOn answer. A pod's labels and the budgets'
+// selectors do not change while the scheduler runs, so a node whose
+// answer was worked out at its current generation for the same priority
+// is skipped: a pod that keeps failing dry-runs the same nodes again.
 func (s *Scheduler) noteBudgetsOf(nodes []fwk.NodeInfo, byNS map[string][]*policyv1.PodDisruptionBudget, sels map[*policyv1.PodDisruptionBudget]labels.Selector, prio int32) {
 	if s.podBudgets == nil {
 		s.podBudgets = map[podKey][]*policyv1.PodDisruptionBudget{}
 	}
 	for _, n := range nodes {
+		slot, ok := s.st.slotOf[n.Node().Name]
+		if ok && slot >= len(s.nodeBudgets) {
+			s.nodeBudgets = append(s.nodeBudgets, make([]nodeBudgets, slot+1-len(s.nodeBudgets))...)
+		}
+		if ok && s.nodeBudgets[slot].holds(n, prio) {
+			continue
+		}
 		for _, pi := range n.GetPods() {
 			pod := pi.GetPod()
 			if corev1helpers.PodPriority(pod) >= prio {
@@ -197,6 +227,9 @@ func (s *Scheduler) noteBudgetsOf(nodes []fwk.NodeInfo, byNS map[string][]*polic
 				}
 			}
 			s.podBudgets[keyOf(pod)] = match
+		}
+		if ok {
+			s.nodeBudgets[slot] = nodeBudgets{generation: n.GetGeneration(), prio: prio, budgets: s.budgetsOnNode(n, prio)}
 		}
 	}
 }

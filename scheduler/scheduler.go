@@ -38,6 +38,8 @@ type Scheduler struct {
 	// podBudgets caches the budgets selecting each pod preemption weighed
 	// as a victim (a pod's labels never change).
 	podBudgets map[podKey][]*policyv1.PodDisruptionBudget
+	// nodeBudgets caches budgetsOn per node slot.
+	nodeBudgets []nodeBudgets
 	// lowest caches each node's lowest pod priority, by node slot.
 	lowest []lowestAt
 
@@ -290,12 +292,13 @@ func (s *Scheduler) Fork() { s.st.fork() }
 func (s *Scheduler) Nominate(pod *corev1.Pod, node string) { s.parts.nominator.set(pod, node) }
 
 // Revert discards every change since the matching Fork. The plugins' views
-// kept across cycles are dropped too: they may hold the fork's node states,
-// which would otherwise stay in memory.
+// of the nodes the fork changed are dropped too: they may hold the fork's
+// node states, which would otherwise stay in memory. The views of the
+// other nodes stay: they were built from states the fork did not touch.
 func (s *Scheduler) Revert() {
-	s.st.revert()
-	s.parts.nsView.forget()
-	s.parts.affView.forget()
+	changed := s.st.revert()
+	s.parts.nsView.drop(changed)
+	s.parts.affView.drop(changed)
 }
 
 // Commit keeps every change since the matching Fork in the layer below.

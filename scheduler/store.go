@@ -332,10 +332,21 @@ func (s *store) fork() {
 	})
 }
 
-func (s *store) revert() {
-	if len(s.layers) > 1 {
-		s.layers = s.layers[:len(s.layers)-1]
+// revert discards the top layer. It returns the slots of the nodes that
+// layer had changed (their states are gone with it).
+func (s *store) revert() []int {
+	if len(s.layers) < 2 {
+		return nil
 	}
+	l := s.top()
+	s.layers = s.layers[:len(s.layers)-1]
+	var changed []int
+	for slot, own := range l.owned {
+		if own {
+			changed = append(changed, slot)
+		}
+	}
+	return changed
 }
 
 func (s *store) commit() {
@@ -440,7 +451,7 @@ var _ fwk.MutableSnapshotSharedLister = storeLister{}
 func (l storeLister) StartMutations() error { l.s.fork(); return nil }
 
 // EndMutations discards every mutation since StartMutations.
-func (l storeLister) EndMutations() error { l.s.revert(); return nil }
+func (l storeLister) EndMutations() error { _ = l.s.revert(); return nil }
 
 // AddPod adds a pod to a node inside a mutation session.
 func (l storeLister) AddPod(podInfo fwk.PodInfo, nodeName string) error {

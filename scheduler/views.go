@@ -122,8 +122,9 @@ func (v *spreadView) classesFor(pod *corev1.Pod) *classMatch {
 	return m
 }
 
-// forget drops every view kept; the next cycles build them afresh.
-func (v *spreadView) forget() { v.arenas.forget() }
+// drop forgets the views of the nodes in slots; the next cycles build
+// them afresh.
+func (v *spreadView) drop(slots []int) { v.arenas.drop(slots) }
 
 // list returns the view of every node for the current focus.
 func (v *spreadView) list() []fwk.NodeInfo {
@@ -282,12 +283,14 @@ func (a *viewArenas) focus(key string) {
 	a.current = ar
 }
 
-// forget drops every arena (they may hold node states a Revert
-// discarded); the current focus starts an empty one.
-func (a *viewArenas) forget() {
-	clear(a.byKey)
-	if a.current != nil {
-		a.focus(a.current.key)
+// drop forgets every arena's views of the nodes in slots.
+func (a *viewArenas) drop(slots []int) {
+	for _, ar := range a.byKey {
+		for _, slot := range slots {
+			if slot < len(ar.views) {
+				ar.views[slot] = nsNodeInfo{}
+			}
+		}
 	}
 }
 
@@ -387,11 +390,12 @@ func (v *affinityView) focus(pod *corev1.Pod) {
 	v.arenas.focus(string(key))
 }
 
-// forget drops every view kept; the next cycles build them afresh.
-func (v *affinityView) forget() {
+// drop forgets the views of the nodes in slots; the next cycles build
+// them afresh.
+func (v *affinityView) drop(slots []int) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.arenas.forget()
+	v.arenas.drop(slots)
 }
 
 // nodeView returns the node's view for the current focus, rebuilt only
