@@ -403,6 +403,11 @@ func (v *affinityView) drop(slots []int) {
 func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	return v.nodeViewLocked(n)
+}
+
+// nodeViewLocked is nodeView for a caller that holds v.mu.
+func (v *affinityView) nodeViewLocked(n *nodeState) fwk.NodeInfo {
 	view := v.arenas.at(n.slot, len(v.s.slotOf))
 	if !view.builtFrom(n.info) {
 		v.build(n, view)
@@ -474,9 +479,11 @@ type affinityNodeInfos struct {
 // for another, never past its cycle.
 func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bool) []fwk.NodeInfo {
 	out := (*buf)[:0]
+	l.v.mu.Lock()
+	defer l.v.mu.Unlock()
 	for _, n := range l.s.lists().states {
 		if keep == nil || keep(n) {
-			out = append(out, l.v.nodeView(n))
+			out = append(out, l.v.nodeViewLocked(n))
 		}
 	}
 	*buf = out
