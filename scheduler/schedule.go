@@ -429,7 +429,13 @@ func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *
 				li++
 				continue
 			}
-			v, st := sp.p.Score(ctx, state, pod, n.info)
+			var v int64
+			var st *fwk.Status
+			if ns, ok := sp.p.(nodeStateScorer); ok {
+				v, st = ns.scoreNode(ctx, state, pod, n)
+			} else {
+				v, st = sp.p.Score(ctx, state, pod, n.info)
+			}
 			if !st.IsSuccess() {
 				errs[i] = st
 				return

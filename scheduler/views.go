@@ -186,6 +186,17 @@ func (v *spreadView) node(n fwk.NodeInfo) fwk.NodeInfo {
 	return view
 }
 
+// nodeAt is node for a node state: the view built this cycle, or a fresh
+// one. It never writes to the arena either.
+func (v *spreadView) nodeAt(n *nodeState) fwk.NodeInfo {
+	if view := v.arenas.built(n.slot); view != nil && view.builtFrom(n.info) && view.match == v.match && view.matched == v.matched {
+		return view
+	}
+	view := &nsNodeInfo{}
+	v.build(n, view)
+	return view
+}
+
 func (v *spreadView) get(name string) (fwk.NodeInfo, error) {
 	n := v.s.get(name)
 	if n == nil {

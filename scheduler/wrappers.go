@@ -53,6 +53,18 @@ func (w *spreadOnView) Score(ctx context.Context, state fwk.CycleState, pod *cor
 	return w.PodTopologySpread.Score(ctx, state, pod, w.view.node(nodeInfo))
 }
 
+// nodeStateScorer is a score plugin that the scheduler's own scoring loop
+// can hand its node state instead of the NodeInfo, which saves looking the
+// node up by name.
+type nodeStateScorer interface {
+	scoreNode(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState) (int64, *fwk.Status)
+}
+
+// scoreNode is Score on the node's view, from the arena by slot.
+func (w *spreadOnView) scoreNode(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState) (int64, *fwk.Status) {
+	return w.PodTopologySpread.Score(ctx, state, pod, w.view.nodeAt(n))
+}
+
 // affinityOnView is the real InterPodAffinity plugin, handed the affinity
 // view of the nodes in PreFilter (see affinityView).
 type affinityOnView struct {
