@@ -96,23 +96,28 @@ func workload(nodes, apps, pods int, seed uint64) (*snapshot.Snapshot, []*corev1
 }
 
 func TestCachedPlacementsEqualTheNaiveFrameworkLoop(t *testing.T) {
-	for _, tc := range []struct{ name, config string }{
-		{"default profile", ""},
-		{"hard default spread constraints", "testdata/hard-default-spread.yaml"},
+	for _, tc := range []struct {
+		name, config string
+		parallelism  int
+	}{
+		{"default profile", "", 0},
+		{"hard default spread constraints", "testdata/hard-default-spread.yaml", 0},
+		// Filter and Score on 4 goroutines read the views at once.
+		{"default profile, 4 goroutines per cycle", "", 4},
 	} {
-		t.Run(tc.name, func(t *testing.T) { checkEquivalence(t, tc.config) })
+		t.Run(tc.name, func(t *testing.T) { checkEquivalence(t, tc.config, tc.parallelism) })
 	}
 }
 
-func checkEquivalence(t *testing.T, config string) {
+func checkEquivalence(t *testing.T, config string, parallelism int) {
 	n, pods := 60, 3000
-	if testing.Short() || config != "" {
+	if testing.Short() || config != "" || parallelism > 1 {
 		pods = 600
 	}
 	snap, stream := workload(n, 150, pods, 7)
 	ctx := context.Background()
 	build := func(naive bool) *scheduler.Scheduler {
-		s, err := scheduler.New(ctx, snap, scheduler.Options{Seed: 1, Naive: naive, ConfigFile: config})
+		s, err := scheduler.New(ctx, snap, scheduler.Options{Seed: 1, Naive: naive, ConfigFile: config, Parallelism: parallelism})
 		if err != nil {
 			t.Fatalf("scheduler.New: %v", err)
 		}
