@@ -186,11 +186,17 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 		servicesByNS[svc.Namespace] = append(servicesByNS[svc.Namespace], sv)
 	}
 	budgetsByNS := map[string][]*budget{}
+	// Each budget's selector, parsed once (plan.Selects parses it on every
+	// call); nil when it does not parse, which selects nothing, as there.
+	budgetSelectors := map[*budget]labels.Selector{}
 	for i := range snap.PodDisruptionBudgets {
 		pdb := &snap.PodDisruptionBudgets[i]
 		b := &budget{pdb: pdb, pods: map[*simPod]bool{}}
 		s.budgets = append(s.budgets, b)
 		budgetsByNS[pdb.Namespace] = append(budgetsByNS[pdb.Namespace], b)
+		if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil {
+			budgetSelectors[b] = sel
+		}
 	}
 
 	pods := make([]*corev1.Pod, 0, len(snap.Pods))
@@ -213,7 +219,7 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 			}
 		}
 		for _, b := range budgetsByNS[src.Namespace] {
-			if plan.Selects(b.pdb, src) {
+			if sel := budgetSelectors[b]; sel != nil && sel.Matches(labels.Set(src.Labels)) {
 				p.pdbs = append(p.pdbs, b)
 				b.pods[p] = true
 			}
