@@ -16,6 +16,9 @@ const maxSignatures = 4096
 // is now, even after a Revert brought back an older state.
 type evalCache struct {
 	bySignature map[string][]cacheEntry
+	// Buffers signature reuses (a Scheduler runs one cycle at a time).
+	volumes                    []corev1.Volume
+	containers, initContainers []corev1.Container
 }
 
 type cacheEntry struct {
@@ -28,6 +31,14 @@ type cacheEntry struct {
 	decisive  bool
 	scored    bool
 	local     []int64
+	// The node-object plugins' results (nodeObjectPlugins), kept while the
+	// node's Node object (nodeState.object) is filterObject (filters) or
+	// scoreObject (their raw scores in local); 0 is none. objectReject is
+	// the first of them to reject, at objectAt in the cycle's node-local
+	// filters, or none (objectAt -1).
+	filterObject, scoreObject int64
+	objectReject              *fwk.Status
+	objectAt                  int32
 }
 
 // decidesAt reports whether the entry holds a decisive rejection computed
@@ -61,9 +72,28 @@ func (c *evalCache) entriesFor(pod *corev1.Pod, slots int) []cacheEntry {
 // bound to, plus the resources its containers were allocated (in-place
 // resize). Two pods with the same signature get the same verdict from those
 // plugins on the same node state.
+//
+// What no node-local plugin reads is left out, so that the replicas of one
+// template share a signature: the volume names of projected, ConfigMap,
+// Secret, downward-API and emptyDir volumes (admission gives every pod its
+// own kube-api-access-xxxxx token volume; the plugins look at claims and
+// volume sources, never at these names), the containers' volume mounts,
+// and the pod's hostname and subdomain. The other volumes keep their names
+// (a generic ephemeral volume's claim is named after its volume).
 func (c *evalCache) signature(pod *corev1.Pod) string {
 	spec := pod.Spec
-	spec.NodeName = ""
+	spec.NodeName, spec.Hostname, spec.Subdomain = "", "", ""
+	c.volumes = append(c.volumes[:0], spec.Volumes...)
+	for i := range c.volumes {
+		if anonymousVolume(&c.volumes[i]) {
+			c.volumes[i].Name = ""
+		}
+	}
+	spec.Volumes = c.volumes
+	c.containers = withoutMounts(c.containers[:0], spec.Containers)
+	spec.Containers = c.containers
+	c.initContainers = withoutMounts(c.initContainers[:0], spec.InitContainers)
+	spec.InitContainers = c.initContainers
 	b, err := spec.Marshal()
 	if err != nil {
 		// Unreachable for a valid spec; a unique key keeps the cache correct.
@@ -82,6 +112,24 @@ func (c *evalCache) signature(pod *corev1.Pod) string {
 		}
 	}
 	return string(key)
+}
+
+// anonymousVolume reports whether no node-local plugin reads the volume's
+// name: it is a projected, ConfigMap, Secret, downward-API or emptyDir
+// volume.
+func anonymousVolume(v *corev1.Volume) bool {
+	src := &v.VolumeSource
+	return src.Projected != nil || src.ConfigMap != nil || src.Secret != nil || src.DownwardAPI != nil || src.EmptyDir != nil
+}
+
+// withoutMounts appends containers to buf with their volume mounts left
+// out.
+func withoutMounts(buf, containers []corev1.Container) []corev1.Container {
+	for _, ctr := range containers {
+		ctr.VolumeMounts = nil
+		buf = append(buf, ctr)
+	}
+	return buf
 }
 
 // cacheable reports whether a pod's node-local verdicts may be reused: pods

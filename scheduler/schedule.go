@@ -226,7 +226,7 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 		case f.local:
 			// A rejection by a node-local plugin that runs before every
 			// plugin looking beyond the node is the chain's verdict.
-			local = append(local, localFilter{p: f.p, first: len(global) == 0})
+			local = append(local, localFilter{p: f.p, first: len(global) == 0, nodeObject: f.nodeObject})
 		default:
 			global = append(global, f.p)
 		}
@@ -242,7 +242,7 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 		if e.generation != n.info.Generation {
 			var errSt *fwk.Status
 			e.generation = n.info.Generation
-			e.rejection, e.decisive = runFilters(ctx, state, pod, n, local, &errSt)
+			e.rejection, e.decisive = runFiltersReusing(ctx, state, pod, n, local, e, &errSt)
 			e.fits = e.rejection == nil && errSt == nil
 			e.scored = false
 			if errSt != nil {
@@ -277,6 +277,54 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 type localFilter struct {
 	p     fwk.FilterPlugin
 	first bool
+	// nodeObject: the plugin reads only the Node object (nodeObjectPlugins).
+	nodeObject bool
+}
+
+// runFiltersReusing is runFilters with the node-object plugins' verdicts
+// taken from the entry while the node's Node object is the one they were
+// worked out for. When it is not, they are worked out first (up to the
+// first that rejects: the chain never goes past it) and kept.
+func runFiltersReusing(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []localFilter, e *cacheEntry, errOut **fwk.Status) (*fwk.Status, bool) {
+	if e.filterObject != n.object {
+		e.filterObject, e.objectReject, e.objectAt = 0, nil, -1
+		for i, f := range filters {
+			if !f.nodeObject {
+				continue
+			}
+			st := f.p.Filter(ctx, state, pod, n.info)
+			if st.IsSuccess() {
+				continue
+			}
+			if !st.IsRejected() {
+				// Not a verdict to keep: the chain as usual.
+				return runFilters(ctx, state, pod, n, filters, errOut)
+			}
+			st.SetPlugin(f.p.Name())
+			e.objectReject, e.objectAt = st, int32(i)
+			break
+		}
+		e.filterObject = n.object
+	}
+	for i, f := range filters {
+		if f.nodeObject {
+			if int32(i) == e.objectAt {
+				return e.objectReject, f.first
+			}
+			continue
+		}
+		st := f.p.Filter(ctx, state, pod, n.info)
+		if st.IsSuccess() {
+			continue
+		}
+		if !st.IsRejected() {
+			*errOut = st
+			return nil, false
+		}
+		st.SetPlugin(f.p.Name())
+		return st, f.first
+	}
+	return nil, false
 }
 
 // runFilters runs filters on one node in order. It returns the first
@@ -400,6 +448,12 @@ func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *
 	}
 	s.buf.active = active
 	nNodes, nPlugins := len(feasible), len(active)
+	nLocal := 0
+	for _, sp := range active {
+		if sp.local {
+			nLocal++
+		}
+	}
 	// raw[k*nNodes+i] is plugin k's score of node i.
 	raw := grow(&s.buf.raw, nNodes*nPlugins)
 	errs := grow(&s.buf.errs, nNodes)
@@ -408,19 +462,27 @@ func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *
 		n := feasible[i]
 		e := &entries[n.slot]
 		if !e.scored || e.generation != n.info.Generation {
-			e.local = e.local[:0]
+			// The node-object plugins' scores are kept while the Node
+			// object is the one they were worked out for.
+			keep := e.scoreObject == n.object && len(e.local) == nLocal
+			e.local = grow(&e.local, nLocal)
+			j := 0
 			for _, sp := range active {
 				if !sp.local {
 					continue
 				}
-				v, st := sp.p.Score(ctx, state, pod, n.info)
-				if !st.IsSuccess() {
-					errs[i] = st
-					return
+				if !sp.nodeObject || !keep {
+					v, st := sp.p.Score(ctx, state, pod, n.info)
+					if !st.IsSuccess() {
+						e.scoreObject = 0
+						errs[i] = st
+						return
+					}
+					e.local[j] = v
 				}
-				e.local = append(e.local, v)
+				j++
 			}
-			e.scored, e.generation = true, n.info.Generation
+			e.scored, e.generation, e.scoreObject = true, n.info.Generation, n.object
 		}
 		li := 0
 		for k, sp := range active {

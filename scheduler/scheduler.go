@@ -73,6 +73,9 @@ type cycleBuffers struct {
 type pluginRef[P fwk.Plugin] struct {
 	p     P
 	local bool
+	// nodeObject: a node-local plugin whose result depends on the node's
+	// Node object alone, not on its pods (nodeObjectPlugins).
+	nodeObject bool
 	// weight is a score plugin's weight in the profile.
 	weight int64
 }
@@ -96,6 +99,19 @@ var nodeLocalPlugins = map[string]bool{
 	"VolumeBinding":                   true,
 	"VolumeZone":                      true,
 	"NodeDeclaredFeatures":            true,
+}
+
+// nodeObjectPlugins lists the node-local plugins whose Filter and Score
+// read nothing of the node but its Node object (taints, labels,
+// unschedulable, name): their results for a pod signature hold until the
+// Node object changes (a cordon, an uncordon, a rejoin), however many pods
+// come and go. The other node-local plugins are run again whenever the
+// node's generation changes.
+var nodeObjectPlugins = map[string]bool{
+	"NodeUnschedulable": true,
+	"NodeName":          true,
+	"TaintToleration":   true,
+	"NodeAffinity":      true,
 }
 
 // scoreAll is the percentageOfNodesToScore used when the profile sets
@@ -201,14 +217,14 @@ func (s *Scheduler) resolvePlugins() error {
 		if !ok {
 			return fmt.Errorf("filter plugin %q has no instance", c.Name)
 		}
-		s.filters = append(s.filters, pluginRef[fwk.FilterPlugin]{p: p, local: nodeLocalPlugins[c.Name]})
+		s.filters = append(s.filters, pluginRef[fwk.FilterPlugin]{p: p, local: nodeLocalPlugins[c.Name], nodeObject: nodeObjectPlugins[c.Name]})
 	}
 	for _, c := range listed.Score.Enabled {
 		p, ok := s.parts.plugins[c.Name].(fwk.ScorePlugin)
 		if !ok {
 			return fmt.Errorf("score plugin %q has no instance", c.Name)
 		}
-		s.scores = append(s.scores, pluginRef[fwk.ScorePlugin]{p: p, local: nodeLocalPlugins[c.Name], weight: int64(c.Weight)})
+		s.scores = append(s.scores, pluginRef[fwk.ScorePlugin]{p: p, local: nodeLocalPlugins[c.Name], nodeObject: nodeObjectPlugins[c.Name], weight: int64(c.Weight)})
 	}
 	return nil
 }

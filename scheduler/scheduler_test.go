@@ -522,3 +522,31 @@ func TestNominatedPodHoldsItsRoom(t *testing.T) {
 		t.Errorf("after the nomination was cleared a lower-priority pod went to %q, want n1", got)
 	}
 }
+
+// TestANewNodeObjectIsLookedAtAgain: the taint and node-affinity verdicts a
+// pod template got on a node are kept while the node's object stays the
+// same, and worked out again when a new object replaces it (a cordon, a
+// relabel).
+func TestANewNodeObjectIsLookedAtAgain(t *testing.T) {
+	s := newScheduler(t, cluster([]*corev1.Node{Node("a").Cap("cpu", "8").Obj(), Node("b").Cap("cpu", "8").Obj()}), false)
+	ctx := context.Background()
+	place := func(name string) string {
+		t.Helper()
+		res, err := s.Place(ctx, Pod(name).Req("cpu", "1").NodeSelector("disk", "ssd").Obj())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.NodeName
+	}
+	if got := place("p1"); got != "" {
+		t.Fatalf("p1 went to %q: no node has disk=ssd yet", got)
+	}
+	s.AddNode(Node("b").Cap("cpu", "8").Label("disk", "ssd").Obj())
+	if got := place("p2"); got != "b" {
+		t.Fatalf("p2 went to %q, want b (labelled disk=ssd since)", got)
+	}
+	s.AddNode(Node("b").Cap("cpu", "8").Label("disk", "ssd").Taint("maintenance", "", corev1.TaintEffectNoSchedule).Obj())
+	if got := place("p3"); got != "" {
+		t.Fatalf("p3 went to %q: b is tainted since", got)
+	}
+}

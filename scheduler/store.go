@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
@@ -22,8 +23,11 @@ import (
 type nodeState struct {
 	// slot is the node's index in every layer's nodes and in the
 	// evaluation cache's entries.
-	slot        int
-	info        *framework.NodeInfo
+	slot int
+	info *framework.NodeInfo
+	// object identifies the Node object info holds: a new number, from a
+	// counter that never repeats, each time the node is set.
+	object      int64
 	byNamespace map[string][]fwk.PodInfo
 	byClass     map[classID][]fwk.PodInfo
 	// affinityFor holds the node's pods with (anti-)affinity terms, by each
@@ -43,6 +47,7 @@ func newNodeState(node *corev1.Node, slot int) *nodeState {
 func (n *nodeState) clone() *nodeState {
 	return &nodeState{
 		slot:          n.slot,
+		object:        n.object,
 		info:          n.info.SnapshotConcrete(),
 		byNamespace:   maps.Clone(n.byNamespace),
 		byClass:       maps.Clone(n.byClass),
@@ -254,10 +259,15 @@ func (s *store) ensureSlot(name string) int {
 	return slot
 }
 
+// nodeObjects counts the Node objects set in any store (Schedulers run
+// side by side in a comparison): nodeState.object.
+var nodeObjects atomic.Int64
+
 // setNode adds the node or replaces its object, keeping its pods.
 func (s *store) setNode(node *corev1.Node) {
 	slot := s.ensureSlot(node.Name)
 	l := s.top()
+	object := nodeObjects.Add(1)
 	if l.nodes[slot] == nil {
 		l.nodes[slot] = newNodeState(node, slot)
 		l.mutableTree().add(node)
@@ -270,6 +280,7 @@ func (s *store) setNode(node *corev1.Node) {
 		}
 		l.nodes[slot].info.SetNode(node)
 	}
+	l.nodes[slot].object = object
 	l.owned[slot] = true
 	l.lists = nil
 }
