@@ -76,14 +76,28 @@ func IsReady(p *corev1.Pod) bool {
 // Selects reports whether the PDB selects the pod (same namespace, selector
 // matches; an unparsable selector selects nothing, as in the API server).
 func Selects(pdb *policyv1.PodDisruptionBudget, pod *corev1.Pod) bool {
-	if pdb.Namespace != pod.Namespace {
-		return false
+	return NewBudgetMatcher(pdb).Selects(pod)
+}
+
+// BudgetMatcher is Selects for one PDB with its selector parsed once, for
+// matching many pods.
+type BudgetMatcher struct {
+	namespace string
+	sel       labels.Selector // nil: the selector does not parse
+}
+
+// NewBudgetMatcher parses pdb's selector.
+func NewBudgetMatcher(pdb *policyv1.PodDisruptionBudget) BudgetMatcher {
+	m := BudgetMatcher{namespace: pdb.Namespace}
+	if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil {
+		m.sel = sel
 	}
-	sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
-	if err != nil {
-		return false
-	}
-	return sel.Matches(labels.Set(pod.Labels))
+	return m
+}
+
+// Selects reports whether the PDB selects the pod, as Selects does.
+func (m BudgetMatcher) Selects(pod *corev1.Pod) bool {
+	return m.sel != nil && m.namespace == pod.Namespace && m.sel.Matches(labels.Set(pod.Labels))
 }
 
 // EvictionResult is how the API server answers an eviction.

@@ -242,7 +242,7 @@ func (s *Scheduler) filterCached(ctx context.Context, state fwk.CycleState, pod 
 		if e.generation != n.info.Generation {
 			var errSt *fwk.Status
 			e.generation = n.info.Generation
-			e.rejection, e.decisive = runFiltersReusing(ctx, state, pod, n, local, e, &errSt)
+			e.rejection, e.decisive = runFilters(ctx, state, pod, n, local, e, &errSt)
 			e.fits = e.rejection == nil && errSt == nil
 			e.scored = false
 			if errSt != nil {
@@ -281,33 +281,18 @@ type localFilter struct {
 	nodeObject bool
 }
 
-// runFiltersReusing is runFilters with the node-object plugins' verdicts
-// taken from the entry while the node's Node object is the one they were
-// worked out for. When it is not, they are worked out first (up to the
-// first that rejects: the chain never goes past it) and kept.
-func runFiltersReusing(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []localFilter, e *cacheEntry, errOut **fwk.Status) (*fwk.Status, bool) {
-	if e.filterObject != n.object {
-		e.filterObject, e.objectReject, e.objectAt = 0, nil, -1
-		for i, f := range filters {
-			if !f.nodeObject {
-				continue
-			}
-			st := f.p.Filter(ctx, state, pod, n.info)
-			if st.IsSuccess() {
-				continue
-			}
-			if !st.IsRejected() {
-				// Not a verdict to keep: the chain as usual.
-				return runFilters(ctx, state, pod, n, filters, errOut)
-			}
-			st.SetPlugin(f.p.Name())
-			e.objectReject, e.objectAt = st, int32(i)
-			break
-		}
-		e.filterObject = n.object
-	}
+// runFilters runs the node-local filters on one node in order. It returns
+// the first rejection, named after its plugin as the framework names it,
+// and whether that plugin runs before every plugin looking beyond the node
+// (then the rejection is the whole chain's verdict for the node); nil when
+// all passed. An error status other than a rejection goes to errOut.
+//
+// The node-object plugins' verdicts come from e while the node's Node
+// object is the one they were worked out for (noteObjectVerdicts).
+func runFilters(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []localFilter, e *cacheEntry, errOut **fwk.Status) (*fwk.Status, bool) {
+	reuse := e.noteObjectVerdicts(ctx, state, pod, n, filters)
 	for i, f := range filters {
-		if f.nodeObject {
+		if reuse && f.nodeObject {
 			if int32(i) == e.objectAt {
 				return e.objectReject, f.first
 			}
@@ -327,25 +312,33 @@ func runFiltersReusing(ctx context.Context, state fwk.CycleState, pod *corev1.Po
 	return nil, false
 }
 
-// runFilters runs filters on one node in order. It returns the first
-// rejection, named after its plugin as the framework names it, and
-// whether that plugin runs before every plugin looking beyond the node
-// (then the rejection is the whole chain's verdict for the node); nil
-// when all passed. An error status other than a rejection goes to errOut.
-func runFilters(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []localFilter, errOut **fwk.Status) (*fwk.Status, bool) {
-	for _, f := range filters {
+// noteObjectVerdicts makes sure e holds the node-object plugins' verdicts
+// for n's current Node object, working them out when the object changed
+// (up to the first that rejects: the chain never goes past it). It reports
+// false when one of them returned an error, which is not a verdict to keep:
+// the chain then runs as usual.
+func (e *cacheEntry) noteObjectVerdicts(ctx context.Context, state fwk.CycleState, pod *corev1.Pod, n *nodeState, filters []localFilter) bool {
+	if e.filterObject == n.object {
+		return true
+	}
+	e.filterObject, e.objectReject, e.objectAt = 0, nil, -1
+	for i, f := range filters {
+		if !f.nodeObject {
+			continue
+		}
 		st := f.p.Filter(ctx, state, pod, n.info)
 		if st.IsSuccess() {
 			continue
 		}
 		if !st.IsRejected() {
-			*errOut = st
-			return nil, false
+			return false
 		}
 		st.SetPlugin(f.p.Name())
-		return st, f.first
+		e.objectReject, e.objectAt = st, int32(i)
+		break
 	}
-	return nil, false
+	e.filterObject = n.object
+	return true
 }
 
 // diagnose reports, for every node, the first plugin of the filter chain

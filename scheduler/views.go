@@ -141,10 +141,16 @@ func (v *spreadView) list() []fwk.NodeInfo {
 // serial code.
 func (v *spreadView) nodeView(n *nodeState) *nsNodeInfo {
 	view := v.arenas.at(n.slot, len(v.s.slotOf))
-	if !view.builtFrom(n.info) || view.match != v.match || view.matched != v.matched {
+	if !v.current(view, n.info) {
 		v.build(n, view)
 	}
 	return view
+}
+
+// current reports whether view was built from info as it is now, for the
+// current focus's classes.
+func (v *spreadView) current(view *nsNodeInfo, info fwk.NodeInfo) bool {
+	return view.builtFrom(info) && view.match == v.match && view.matched == v.matched
 }
 
 // build fills view for node n, reusing the buffer the view owns.
@@ -170,26 +176,11 @@ func (v *spreadView) build(n *nodeState, view *nsNodeInfo) {
 	}
 }
 
-// node returns the view of one node handed to Score, from the current
-// focus's arena when it was built for the node as it is now. Score may run
-// on several goroutines: node never writes to the arena.
-func (v *spreadView) node(n fwk.NodeInfo) fwk.NodeInfo {
-	if slot, ok := v.s.slotOf[n.Node().Name]; ok {
-		if view := v.arenas.built(slot); view != nil && view.builtFrom(n) && view.match == v.match && view.matched == v.matched {
-			return view
-		}
-	}
-	view, err := v.get(n.Node().Name)
-	if err != nil {
-		return n
-	}
-	return view
-}
-
-// nodeAt is node for a node state: the view built this cycle, or a fresh
-// one. It never writes to the arena either.
+// nodeAt returns n's view for the current focus without writing to the
+// arena (Score may run on several goroutines): the arena's when it is
+// current, else a fresh one.
 func (v *spreadView) nodeAt(n *nodeState) fwk.NodeInfo {
-	if view := v.arenas.built(n.slot); view != nil && view.builtFrom(n.info) && view.match == v.match && view.matched == v.matched {
+	if view := v.arenas.built(n.slot); view != nil && v.current(view, n.info) {
 		return view
 	}
 	view := &nsNodeInfo{}
@@ -197,14 +188,21 @@ func (v *spreadView) nodeAt(n *nodeState) fwk.NodeInfo {
 	return view
 }
 
+// node is nodeAt for the NodeInfo the framework hands Score.
+func (v *spreadView) node(info fwk.NodeInfo) fwk.NodeInfo {
+	n := v.s.get(info.Node().Name)
+	if n == nil {
+		return info
+	}
+	return v.nodeAt(n)
+}
+
 func (v *spreadView) get(name string) (fwk.NodeInfo, error) {
 	n := v.s.get(name)
 	if n == nil {
 		return nil, fmt.Errorf("nodeinfo not found for node name %q", name)
 	}
-	view := &nsNodeInfo{}
-	v.build(n, view)
-	return view, nil
+	return v.nodeAt(n), nil
 }
 
 // defaultSelectors gives the default spread constraints' selector of a

@@ -187,16 +187,14 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 	}
 	budgetsByNS := map[string][]*budget{}
 	// Each budget's selector, parsed once (plan.Selects parses it on every
-	// call); nil when it does not parse, which selects nothing, as there.
-	budgetSelectors := map[*budget]labels.Selector{}
+	// call).
+	matchers := map[*budget]plan.BudgetMatcher{}
 	for i := range snap.PodDisruptionBudgets {
 		pdb := &snap.PodDisruptionBudgets[i]
 		b := &budget{pdb: pdb, pods: map[*simPod]bool{}}
 		s.budgets = append(s.budgets, b)
 		budgetsByNS[pdb.Namespace] = append(budgetsByNS[pdb.Namespace], b)
-		if sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector); err == nil {
-			budgetSelectors[b] = sel
-		}
+		matchers[b] = plan.NewBudgetMatcher(pdb)
 	}
 
 	pods := make([]*corev1.Pod, 0, len(snap.Pods))
@@ -219,7 +217,7 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 			}
 		}
 		for _, b := range budgetsByNS[src.Namespace] {
-			if sel := budgetSelectors[b]; sel != nil && sel.Matches(labels.Set(src.Labels)) {
+			if matchers[b].Selects(src) {
 				p.pdbs = append(p.pdbs, b)
 				b.pods[p] = true
 			}
