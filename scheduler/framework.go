@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/dynamic-resource-allocation/structured"
 	"k8s.io/klog/v2"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	"k8s.io/kubernetes/pkg/scheduler/framework/parallelize"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/names"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
@@ -110,13 +112,14 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 	for name, factoryFn := range registry {
 		name, factoryFn := name, factoryFn
 		registry[name] = func(ctx context.Context, args runtime.Object, h fwk.Handle) (fwk.Plugin, error) {
+			vh := viewHandle{Handle: h, lister: lister, par: newParallelizer(parallelism)}
 			switch {
 			case useViews && name == names.PodTopologySpread:
-				h = viewHandle{Handle: h, lister: spreadLister{storeLister: lister, v: parts.nsView}}
+				vh.lister = spreadLister{storeLister: lister, v: parts.nsView}
 			case useViews && name == names.InterPodAffinity:
-				h = viewHandle{Handle: h, lister: affinityLister{storeLister: lister, v: parts.affView}}
+				vh.lister = affinityLister{storeLister: lister, v: parts.affView}
 			}
-			p, err := factoryFn(ctx, args, h)
+			p, err := factoryFn(ctx, args, vh)
 			if err != nil {
 				return nil, err
 			}
@@ -147,13 +150,45 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 	return parts, nil
 }
 
-// viewHandle is the framework handle with a different snapshot lister.
+// viewHandle is the framework handle a plugin is built with: the
+// snapshot lister it reads (a view for the plugins that get one) and the
+// parallelizer it fans out with (newParallelizer).
 type viewHandle struct {
 	fwk.Handle
 	lister fwk.SharedLister
+	par    fwk.Parallelizer
 }
 
 func (h viewHandle) SnapshotSharedLister() fwk.SharedLister { return h.lister }
+func (h viewHandle) Parallelizer() fwk.Parallelizer         { return h.par }
+
+// newParallelizer is the framework's parallelizer for parallelism
+// goroutines, or, for one, a loop on the calling goroutine: the
+// framework's would start a goroutine and wait for it on every call (a few
+// per scheduling cycle, each waking the other core), for the same work
+// done in the same order.
+func newParallelizer(parallelism int) fwk.Parallelizer {
+	if parallelism <= 1 {
+		return serialParallelizer{}
+	}
+	return parallelize.NewParallelizer(parallelism)
+}
+
+// serialParallelizer runs every piece on the calling goroutine, in order,
+// and stops, as the framework's does, once ctx is done.
+type serialParallelizer struct{}
+
+func (serialParallelizer) Until(ctx context.Context, pieces int, doWorkPiece workqueue.DoWorkPieceFunc, _ string) {
+	done := ctx.Done()
+	for i := range pieces {
+		select {
+		case <-done:
+			return
+		default:
+			doWorkPiece(i)
+		}
+	}
+}
 
 // --- empty implementations of the managers the framework requires ---
 

@@ -171,7 +171,7 @@ func (s *Scheduler) searchFeasible(ctx context.Context, nodes []*nodeState, numA
 	for processed < total && len(feasible) < want {
 		base := processed
 		step := min(total-base, max(want-len(feasible), minSearchStep))
-		s.fw.Parallelizer().Until(ctx, step, func(i int) {
+		s.par.Until(ctx, step, func(i int) {
 			idx := (start + base + i) % total
 			verdicts[idx] = check(nodes[idx])
 		}, "Filter")
@@ -451,7 +451,7 @@ func (s *Scheduler) scoreCached(ctx context.Context, state fwk.CycleState, pod *
 	raw := grow(&s.buf.raw, nNodes*nPlugins)
 	errs := grow(&s.buf.errs, nNodes)
 	clear(errs)
-	s.fw.Parallelizer().Until(ctx, nNodes, func(i int) {
+	s.par.Until(ctx, nNodes, func(i int) {
 		n := feasible[i]
 		e := &entries[n.slot]
 		if !e.scored || e.generation != n.info.Generation {

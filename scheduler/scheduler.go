@@ -43,6 +43,9 @@ type Scheduler struct {
 	// lowest caches each node's lowest pod priority, by node slot.
 	lowest []lowestAt
 
+	// par fans a cycle's per-node work out over Options.Parallelism
+	// goroutines (on the calling one when it is 1).
+	par fwk.Parallelizer
 	// preemptionPar runs preemption's dry run on several nodes at once.
 	preemptionPar parallelize.Parallelizer
 
@@ -168,7 +171,7 @@ func New(ctx context.Context, snap *snapshot.Snapshot, opts Options) (*Scheduler
 		return nil, err
 	}
 	s := &Scheduler{opts: opts, profile: profile, st: st, parts: parts, fw: parts.fw, cache: newEvalCache(),
-		preemptionPar: parallelize.NewParallelizer(opts.preemptionParallelism())}
+		par: newParallelizer(opts.parallelism()), preemptionPar: parallelize.NewParallelizer(opts.preemptionParallelism())}
 	if err := s.resolvePlugins(); err != nil {
 		return nil, err
 	}
