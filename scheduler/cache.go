@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 )
@@ -132,17 +134,34 @@ func withoutMounts(buf, containers []corev1.Container) []corev1.Container {
 	return buf
 }
 
-// cacheable reports whether a pod's node-local verdicts may be reused: pods
-// with volume claims or resource claims are evaluated afresh every time,
-// since what their plugins read (claims, volumes, their use by other pods)
-// can change between cycles.
-func cacheable(pod *corev1.Pod) bool {
+// cacheable reports whether a pod's node-local verdicts may be reused.
+//
+// Pods with resource claims or generic ephemeral volumes are evaluated
+// afresh every time. A pod with PersistentVolumeClaims is cacheable when
+// every claim is bound and none is ReadWriteOncePod: the scheduler loads
+// claims, volumes and storage classes once (New) and never binds or
+// changes them (it runs no Reserve or PreBind), so what VolumeBinding and
+// VolumeZone read of a bound claim (its volume's node affinity and
+// labels) is the same in every cycle, and what NodeVolumeLimits and
+// VolumeRestrictions read of the node's pods changes its generation. A
+// ReadWriteOncePod claim is left out: VolumeRestrictions rejects it for
+// its use by pods anywhere in the cluster, not on the node. An unbound
+// claim is left out: VolumeBinding's score and its choice of volume depend
+// on the whole cycle's Filter.
+func (s *Scheduler) cacheable(pod *corev1.Pod) bool {
 	if len(pod.Spec.ResourceClaims) > 0 {
 		return false
 	}
 	for _, v := range pod.Spec.Volumes {
-		if v.PersistentVolumeClaim != nil || v.Ephemeral != nil {
+		switch {
+		case v.Ephemeral != nil:
 			return false
+		case v.PersistentVolumeClaim != nil:
+			pvc, err := s.parts.informers.Core().V1().PersistentVolumeClaims().Lister().
+				PersistentVolumeClaims(pod.Namespace).Get(v.PersistentVolumeClaim.ClaimName)
+			if err != nil || pvc.Spec.VolumeName == "" || slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteOncePod) {
+				return false
+			}
 		}
 	}
 	return true

@@ -26,8 +26,8 @@ import (
 	configscheme "k8s.io/kubernetes/pkg/scheduler/apis/config/scheme"
 	"k8s.io/kubernetes/pkg/scheduler/apis/config/validation"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
-	"k8s.io/kubernetes/pkg/scheduler/framework/plugins"
 	"k8s.io/kubernetes/pkg/scheduler/framework/parallelize"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/names"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
@@ -102,7 +102,7 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 	parts := &frameworkParts{
 		nominator: newNominator(),
 		plugins:   map[string]fwk.Plugin{},
-		nsView:    &spreadView{s: st, selectors: newDefaultSelectors(factory)},
+		nsView:    &spreadView{s: st, selectors: newDefaultSelectors(factory), serial: parallelism <= 1},
 		affView:   &affinityView{s: st},
 		informers: factory,
 	}

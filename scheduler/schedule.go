@@ -39,6 +39,7 @@ import (
 func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, error) {
 	s.focus(pod)
 	state := framework.NewCycleState()
+
 	preRes, status, unschedulablePlugins := s.fw.RunPreFilterPlugins(ctx, state, pod)
 	all := s.st.lists().states
 	if !status.IsSuccess() {
@@ -69,7 +70,7 @@ func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, erro
 	var feasible []*nodeState
 	var err error
 	var entries []cacheEntry
-	if s.opts.Naive || !cacheable(pod) || !preRes.AllNodes() {
+	if s.opts.Naive || !s.cacheable(pod) || !preRes.AllNodes() {
 		feasible, err = s.filterAll(ctx, state, pod, candidates, len(all))
 	} else {
 		entries = s.cache.entriesFor(pod, len(s.st.slotOf))

@@ -110,11 +110,19 @@ var nodeLocalPlugins = map[string]bool{
 // Node object changes (a cordon, an uncordon, a rejoin), however many pods
 // come and go. The other node-local plugins are run again whenever the
 // node's generation changes.
+//
+// VolumeBinding and VolumeZone belong here because the cache serves only
+// pods whose claims are all bound (Scheduler.cacheable), and the scheduler
+// never changes claims or volumes: for such a pod they compare the bound
+// volumes' node affinity and topology labels with the node's labels. For a
+// pod without claims both are skipped at PreFilter.
 var nodeObjectPlugins = map[string]bool{
 	"NodeUnschedulable": true,
 	"NodeName":          true,
 	"TaintToleration":   true,
 	"NodeAffinity":      true,
+	"VolumeBinding":     true,
+	"VolumeZone":        true,
 }
 
 // scoreAll is the percentageOfNodesToScore used when the profile sets

@@ -55,7 +55,11 @@ type spreadView struct {
 	memo    map[string]*classMatch
 	keyBuf  []byte
 	arenas  viewArenas
-	views   []fwk.NodeInfo
+	// serial: the scheduler's per-node work runs on one goroutine, so
+	// Score may keep the views it builds in the arena (nodeAt).
+	serial bool
+	// views and countedBuf are list's and counted's result buffers.
+	views, countedBuf []fwk.NodeInfo
 }
 
 // maxViewClasses is the most classes a view looks up on each node; with
@@ -136,6 +140,48 @@ func (v *spreadView) list() []fwk.NodeInfo {
 	return v.views
 }
 
+// counted returns the views of the nodes that hold a pod the focus's
+// selectors may match: what PreScore counts pods on (spreadNodeInfos.List).
+//
+// PreScore takes the spread domains from the feasible nodes it is handed,
+// and walks the node list only to add each node's matching pods to its
+// domain's count (countPodsMatchSelector): a node it is shown no pod of
+// adds nothing. So the list leaves those nodes out, but never all of them:
+// PreScore returns Skip on an empty list, which would leave the plugin out
+// of the scores. (PreFilter, whose hard constraints count the domains of
+// every eligible node, is handed list, every node.)
+func (v *spreadView) counted() []fwk.NodeInfo {
+	nl := v.s.lists()
+	out := v.countedBuf[:0]
+	for _, n := range nl.states {
+		if !v.mayShowPods(n) {
+			continue
+		}
+		if view := v.nodeView(n); len(view.pods) > 0 {
+			out = append(out, view)
+		}
+	}
+	if len(out) == 0 && len(nl.states) > 0 {
+		out = append(out, v.nodeView(nl.states[0]))
+	}
+	v.countedBuf = out
+	return out
+}
+
+// mayShowPods reports whether n's view for the focus may hold a pod,
+// without building it (build shows the same pods).
+func (v *spreadView) mayShowPods(n *nodeState) bool {
+	if v.match == nil {
+		return len(n.byNamespace[v.namespace]) > 0
+	}
+	for _, id := range v.match.matched[:v.matched] {
+		if v.s.classes.mayBeOn(id, n.slot) && len(n.byClass[id]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // nodeView returns n's view for the current focus, rebuilt only when the
 // node or the focus's classes changed since it was built. Only called from
 // serial code.
@@ -177,9 +223,12 @@ func (v *spreadView) build(n *nodeState, view *nsNodeInfo) {
 }
 
 // nodeAt returns n's view for the current focus without writing to the
-// arena (Score may run on several goroutines): the arena's when it is
-// current, else a fresh one.
+// arena when Score may run on several goroutines: the arena's when it is
+// current, else a fresh one. On one goroutine it is nodeView.
 func (v *spreadView) nodeAt(n *nodeState) fwk.NodeInfo {
+	if v.serial {
+		return v.nodeView(n)
+	}
 	if view := v.arenas.built(n.slot); view != nil && v.current(view, n.info) {
 		return view
 	}
@@ -336,7 +385,8 @@ type spreadNodeInfos struct {
 	v *spreadView
 }
 
-func (l spreadNodeInfos) List() ([]fwk.NodeInfo, error) { return l.v.list(), nil }
+// List is only called by PreScore: see spreadView.counted.
+func (l spreadNodeInfos) List() ([]fwk.NodeInfo, error) { return l.v.counted(), nil }
 func (l spreadNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
 	return l.s.lists().withAffinity, nil
 }
@@ -416,7 +466,7 @@ func (v *affinityView) nodeView(n *nodeState) fwk.NodeInfo {
 }
 
 // nodeViewLocked is nodeView for a caller that holds v.mu.
-func (v *affinityView) nodeViewLocked(n *nodeState) fwk.NodeInfo {
+func (v *affinityView) nodeViewLocked(n *nodeState) *nsNodeInfo {
 	view := v.arenas.at(n.slot, len(v.s.slotOf))
 	if !view.builtFrom(n.info) {
 		v.build(n, view)
@@ -483,32 +533,50 @@ type affinityNodeInfos struct {
 	v *affinityView
 }
 
-// viewsOf fills buf with the views of the nodes keep selects. Each lister
-// method has a buffer of its own: a plugin may hold one list while it asks
-// for another, never past its cycle.
-func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bool) []fwk.NodeInfo {
+// viewsOf fills buf with the views of the nodes keep selects whose view
+// passes show (nil: every view). Each lister method has a buffer of its
+// own: a plugin may hold one list while it asks for another, never past
+// its cycle.
+func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bool, show func(*nsNodeInfo) bool) []fwk.NodeInfo {
 	out := (*buf)[:0]
 	l.v.mu.Lock()
 	defer l.v.mu.Unlock()
 	for _, n := range l.s.lists().states {
-		if keep == nil || keep(n) {
-			out = append(out, l.v.nodeViewLocked(n))
+		if keep != nil && !keep(n) {
+			continue
+		}
+		view := l.v.nodeViewLocked(n)
+		if show == nil || show(view) {
+			out = append(out, view)
 		}
 	}
 	*buf = out
 	return out
 }
 
+// List lists only the nodes whose view holds a pod. The plugin calls it
+// to count, on every node, the pods that match the incoming pod's terms
+// (PreFilter, for required terms) or to score them (PreScore, for
+// preferred terms): a node it is shown no pod of adds nothing.
 func (l affinityNodeInfos) List() ([]fwk.NodeInfo, error) {
-	return l.viewsOf(&l.v.allBuf, nil), nil
+	return l.viewsOf(&l.v.allBuf, nil, func(view *nsNodeInfo) bool { return len(view.pods) > 0 }), nil
 }
 
+// HavePodsWithAffinityList and HavePodsWithRequiredAntiAffinityList list
+// only the nodes whose view holds such a pod: the plugin reads nothing
+// else of the nodes on these lists (it counts their affinity pods' terms),
+// and a node holding no affinity pod whose terms reach the incoming pod's
+// namespace adds nothing to any count or score. Leaving them out saves the
+// plugin walking them; their views are built (or found current) all the
+// same, which costs less than looking into each node's maps to tell.
 func (l affinityNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
-	return l.viewsOf(&l.v.withAffinityBuf, func(n *nodeState) bool { return len(n.info.PodsWithAffinity) > 0 }), nil
+	return l.viewsOf(&l.v.withAffinityBuf, func(n *nodeState) bool { return len(n.info.PodsWithAffinity) > 0 },
+		func(view *nsNodeInfo) bool { return len(view.withAffinity) > 0 }), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
-	return l.viewsOf(&l.v.withReqAntiBuf, func(n *nodeState) bool { return len(n.info.PodsWithRequiredAntiAffinity) > 0 }), nil
+	return l.viewsOf(&l.v.withReqAntiBuf, func(n *nodeState) bool { return len(n.info.PodsWithRequiredAntiAffinity) > 0 },
+		func(view *nsNodeInfo) bool { return len(view.withReqAnti) > 0 }), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {
