@@ -236,17 +236,22 @@ func (r *Result) noteBatchStart(s *Simulation, b plan.Batch) {
 			t.in++
 		}
 	}
-	ws := make([]*workload, 0, len(counts))
-	for w := range counts {
-		ws = append(ws, w)
+	// Only workloads with every replica in the batch are reported, in the
+	// order of their object names.
+	type named struct {
+		w      *workload
+		object string
 	}
-	sort.Slice(ws, func(i, j int) bool { return ws[i].object() < ws[j].object() })
-	for _, w := range ws {
-		t := counts[w]
+	var ws []named
+	for w, t := range counts {
 		if t.all > 1 && t.in == t.all {
-			r.addRisk(plan.RiskAllReplicasInBatch, plan.Critical, w.object(), b.Index,
-				fmt.Sprintf("all %d running replicas are on nodes of batch %d", t.all, b.Index))
+			ws = append(ws, named{w, w.object()})
 		}
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].object < ws[j].object })
+	for _, n := range ws {
+		r.addRisk(plan.RiskAllReplicasInBatch, plan.Critical, n.object, b.Index,
+			fmt.Sprintf("all %d running replicas are on nodes of batch %d", counts[n.w].all, b.Index))
 	}
 	c := s.batch.Capacity
 	for _, a := range []struct {
