@@ -431,6 +431,14 @@ type affinityView struct {
 	mu     sync.Mutex
 	arenas viewArenas
 	keyBuf []byte
+	// match is the label classes of the term namespaces that one of the
+	// incoming pod's term selectors matches, nil when they cannot be told
+	// (see List); matched is how many of them there are. memo keeps them
+	// by namespaces and selectors.
+	match   *classMatch
+	matched int
+	memo    map[string]*classMatch
+	memoKey []byte
 	// The lister's result buffers, one per method.
 	allBuf, withAffinityBuf, withReqAntiBuf []fwk.NodeInfo
 }
@@ -447,6 +455,93 @@ func (v *affinityView) focus(pod *corev1.Pod) {
 	}
 	v.keyBuf = key
 	v.arenas.focus(string(key))
+	v.match, v.matched = nil, 0
+	if v.all {
+		return
+	}
+	if m := v.termClasses(pod); m != nil {
+		if ids := m.refresh(v.s.classes); len(ids) <= maxViewClasses {
+			v.match, v.matched = m, len(ids)
+		}
+	}
+}
+
+// termClasses returns the classes of the incoming pod's term namespaces
+// that one of its terms' label selectors matches, nil when it has no term
+// or a selector does not parse. A term matches an existing pod only if the
+// pod is in one of the term's namespaces and the term's selector matches
+// its labels: a pod of any other class matches no term of the incoming
+// pod.
+func (v *affinityView) termClasses(pod *corev1.Pod) *classMatch {
+	terms := affinityTerms(pod)
+	if len(terms) == 0 {
+		return nil
+	}
+	key := append(v.memoKey[:0], v.keyBuf...)
+	for _, t := range terms {
+		key = append(append(key, 0), metav1.FormatLabelSelector(t.LabelSelector)...)
+	}
+	v.memoKey = key
+	if m, ok := v.memo[string(key)]; ok {
+		return m
+	}
+	m := &classMatch{namespaces: slices.Clone(v.namespaces)}
+	for _, t := range terms {
+		sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
+		if err != nil {
+			m = nil
+			break
+		}
+		m.selectors = append(m.selectors, sel)
+	}
+	if v.memo == nil {
+		v.memo = map[string]*classMatch{}
+	}
+	v.memo[string(key)] = m
+	return m
+}
+
+// affinityTerms lists every pod affinity and anti-affinity term of pod,
+// required and preferred.
+func affinityTerms(pod *corev1.Pod) []*corev1.PodAffinityTerm {
+	a := pod.Spec.Affinity
+	if a == nil {
+		return nil
+	}
+	var terms []*corev1.PodAffinityTerm
+	if pa := a.PodAffinity; pa != nil {
+		for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, &pa.RequiredDuringSchedulingIgnoredDuringExecution[i])
+		}
+		for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, &pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+		}
+	}
+	if paa := a.PodAntiAffinity; paa != nil {
+		for i := range paa.RequiredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, &paa.RequiredDuringSchedulingIgnoredDuringExecution[i])
+		}
+		for i := range paa.PreferredDuringSchedulingIgnoredDuringExecution {
+			terms = append(terms, &paa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+		}
+	}
+	return terms
+}
+
+// mayMatchTerms reports whether the node in slot may hold a pod that
+// matches one of the incoming pod's terms: a pod of a matched class has
+// been on it (the classes' bitsets, a superset of the nodes holding one
+// now). Without a class match every node may.
+func (v *affinityView) mayMatchTerms(slot int) bool {
+	if v.match == nil {
+		return true
+	}
+	for _, id := range v.match.matched[:v.matched] {
+		if v.s.classes.mayBeOn(id, slot) {
+			return true
+		}
+	}
+	return false
 }
 
 // drop forgets the views of the nodes in slots; the next cycles build
@@ -537,7 +632,7 @@ type affinityNodeInfos struct {
 // passes show (nil: every view). Each lister method has a buffer of its
 // own: a plugin may hold one list while it asks for another, never past
 // its cycle.
-func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bool, show func(*nsNodeInfo) bool) []fwk.NodeInfo {
+func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bool, show func(*nodeState, *nsNodeInfo) bool) []fwk.NodeInfo {
 	out := (*buf)[:0]
 	l.v.mu.Lock()
 	defer l.v.mu.Unlock()
@@ -546,7 +641,7 @@ func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bo
 			continue
 		}
 		view := l.v.nodeViewLocked(n)
-		if show == nil || show(view) {
+		if show == nil || show(n, view) {
 			out = append(out, view)
 		}
 	}
@@ -554,12 +649,21 @@ func (l affinityNodeInfos) viewsOf(buf *[]fwk.NodeInfo, keep func(*nodeState) bo
 	return out
 }
 
-// List lists only the nodes whose view holds a pod. The plugin calls it
-// to count, on every node, the pods that match the incoming pod's terms
-// (PreFilter, for required terms) or to score them (PreScore, for
-// preferred terms): a node it is shown no pod of adds nothing.
+// List lists only the nodes whose view may hold a pod the plugin counts.
+// The plugin calls it to count, on every node, the pods that match the
+// incoming pod's terms (PreFilter, for required terms), or to score the
+// incoming pod against every pod there and every pod's terms against it
+// (PreScore, for preferred terms). A node adds nothing unless it holds a
+// pod of a class one of the incoming pod's terms selects (mayMatchTerms)
+// or an affinity pod whose terms reach the incoming pod's namespace; the
+// nodes listed are still shown all the pods of their view.
 func (l affinityNodeInfos) List() ([]fwk.NodeInfo, error) {
-	return l.viewsOf(&l.v.allBuf, nil, func(view *nsNodeInfo) bool { return len(view.pods) > 0 }), nil
+	return l.viewsOf(&l.v.allBuf, nil, func(n *nodeState, view *nsNodeInfo) bool {
+		if len(view.pods) == 0 {
+			return false
+		}
+		return len(view.withAffinity) > 0 || l.v.mayMatchTerms(n.slot)
+	}), nil
 }
 
 // HavePodsWithAffinityList and HavePodsWithRequiredAntiAffinityList list
@@ -571,12 +675,12 @@ func (l affinityNodeInfos) List() ([]fwk.NodeInfo, error) {
 // same, which costs less than looking into each node's maps to tell.
 func (l affinityNodeInfos) HavePodsWithAffinityList() ([]fwk.NodeInfo, error) {
 	return l.viewsOf(&l.v.withAffinityBuf, func(n *nodeState) bool { return len(n.info.PodsWithAffinity) > 0 },
-		func(view *nsNodeInfo) bool { return len(view.withAffinity) > 0 }), nil
+		func(_ *nodeState, view *nsNodeInfo) bool { return len(view.withAffinity) > 0 }), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredAntiAffinityList() ([]fwk.NodeInfo, error) {
 	return l.viewsOf(&l.v.withReqAntiBuf, func(n *nodeState) bool { return len(n.info.PodsWithRequiredAntiAffinity) > 0 },
-		func(view *nsNodeInfo) bool { return len(view.withReqAnti) > 0 }), nil
+		func(_ *nodeState, view *nsNodeInfo) bool { return len(view.withReqAnti) > 0 }), nil
 }
 
 func (l affinityNodeInfos) HavePodsWithRequiredNonHostScopedAntiAffinityList() ([]fwk.NodeInfo, error) {
