@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -115,4 +116,32 @@ func (m *classMatch) refresh(c *labelClasses) []classID {
 		m.seen[i] = len(ids)
 	}
 	return m.matched
+}
+
+// selectorMatch returns the classes of namespaces that one of the label
+// selectors matches, as a classMatch to refresh; nil when a selector does
+// not parse (which classes it matches cannot be told).
+func selectorMatch(namespaces []string, selectors []*metav1.LabelSelector) *classMatch {
+	m := &classMatch{namespaces: namespaces}
+	for _, ls := range selectors {
+		sel, err := metav1.LabelSelectorAsSelector(ls)
+		if err != nil {
+			return nil
+		}
+		m.selectors = append(m.selectors, sel)
+	}
+	return m
+}
+
+// classMemo keeps class matches by the key of what they were built from
+// (a focus's selectors and namespaces).
+type classMemo map[string]*classMatch
+
+// keep stores m under key and returns it.
+func (c *classMemo) keep(key []byte, m *classMatch) *classMatch {
+	if *c == nil {
+		*c = classMemo{}
+	}
+	(*c)[string(key)] = m
+	return m
 }

@@ -52,7 +52,7 @@ type spreadView struct {
 	// match is the focus's classes; nil shows the whole namespace.
 	match   *classMatch
 	matched int
-	memo    map[string]*classMatch
+	memo    classMemo
 	keyBuf  []byte
 	arenas  viewArenas
 	// serial: the scheduler's per-node work runs on one goroutine, so
@@ -104,26 +104,18 @@ func (v *spreadView) classesFor(pod *corev1.Pod) *classMatch {
 	if m, ok := v.memo[string(key)]; ok {
 		return m
 	}
-	m := &classMatch{namespaces: []string{pod.Namespace}}
 	if len(pod.Spec.TopologySpreadConstraints) == 0 {
+		m := &classMatch{namespaces: []string{pod.Namespace}}
 		if sel := v.selectors.of(pod); !sel.Empty() {
 			m.selectors = append(m.selectors, sel)
 		}
-	} else {
-		for i := range pod.Spec.TopologySpreadConstraints {
-			sel, err := metav1.LabelSelectorAsSelector(pod.Spec.TopologySpreadConstraints[i].LabelSelector)
-			if err != nil {
-				m = nil
-				break
-			}
-			m.selectors = append(m.selectors, sel)
-		}
+		return v.memo.keep(key, m)
 	}
-	if v.memo == nil {
-		v.memo = map[string]*classMatch{}
+	sels := make([]*metav1.LabelSelector, len(pod.Spec.TopologySpreadConstraints))
+	for i := range pod.Spec.TopologySpreadConstraints {
+		sels[i] = pod.Spec.TopologySpreadConstraints[i].LabelSelector
 	}
-	v.memo[string(key)] = m
-	return m
+	return v.memo.keep(key, selectorMatch([]string{pod.Namespace}, sels))
 }
 
 // drop forgets the views of the nodes in slots; the next cycles build
@@ -437,7 +429,7 @@ type affinityView struct {
 	// by namespaces and selectors.
 	match   *classMatch
 	matched int
-	memo    map[string]*classMatch
+	memo    classMemo
 	memoKey []byte
 	// The lister's result buffers, one per method.
 	allBuf, withAffinityBuf, withReqAntiBuf []fwk.NodeInfo
@@ -485,20 +477,11 @@ func (v *affinityView) termClasses(pod *corev1.Pod) *classMatch {
 	if m, ok := v.memo[string(key)]; ok {
 		return m
 	}
-	m := &classMatch{namespaces: slices.Clone(v.namespaces)}
-	for _, t := range terms {
-		sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
-		if err != nil {
-			m = nil
-			break
-		}
-		m.selectors = append(m.selectors, sel)
+	sels := make([]*metav1.LabelSelector, len(terms))
+	for i, t := range terms {
+		sels[i] = t.LabelSelector
 	}
-	if v.memo == nil {
-		v.memo = map[string]*classMatch{}
-	}
-	v.memo[string(key)] = m
-	return m
+	return v.memo.keep(key, selectorMatch(slices.Clone(v.namespaces), sels))
 }
 
 // affinityTerms lists every pod affinity and anti-affinity term of pod,
