@@ -39,7 +39,6 @@ import (
 func (s *Scheduler) Schedule(ctx context.Context, pod *corev1.Pod) (Result, error) {
 	s.focus(pod)
 	state := framework.NewCycleState()
-
 	preRes, status, unschedulablePlugins := s.fw.RunPreFilterPlugins(ctx, state, pod)
 	all := s.st.lists().states
 	if !status.IsSuccess() {

@@ -123,43 +123,53 @@ func removeFrom[K comparable](m map[K][]fwk.PodInfo, key K, pod *corev1.Pod) {
 // terms name (its own when a term names none), and whether some term
 // selects namespaces by label instead.
 func affinityTargets(pod *corev1.Pod) (namespaces []string, anyNamespace bool) {
-	a := pod.Spec.Affinity
-	if a == nil {
-		return nil, false
-	}
-	seen := map[string]bool{}
-	add := func(t *corev1.PodAffinityTerm) {
+	return termTargets(pod.Namespace, affinityTerms(pod))
+}
+
+// termTargets is affinityTargets for the terms of a pod in namespace.
+func termTargets(namespace string, terms []*corev1.PodAffinityTerm) (namespaces []string, anyNamespace bool) {
+	for _, t := range terms {
 		if t.NamespaceSelector != nil {
 			anyNamespace = true
 		}
 		ns := t.Namespaces
 		if len(ns) == 0 && t.NamespaceSelector == nil {
-			ns = []string{pod.Namespace}
+			ns = []string{namespace}
 		}
 		for _, n := range ns {
-			if !seen[n] {
-				seen[n] = true
+			if !slices.Contains(namespaces, n) {
 				namespaces = append(namespaces, n)
 			}
 		}
 	}
+	return namespaces, anyNamespace
+}
+
+// affinityTerms lists every pod affinity and anti-affinity term of pod,
+// required and preferred.
+func affinityTerms(pod *corev1.Pod) []*corev1.PodAffinityTerm {
+	a := pod.Spec.Affinity
+	if a == nil {
+		return nil
+	}
+	var terms []*corev1.PodAffinityTerm
 	if pa := a.PodAffinity; pa != nil {
 		for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-			add(&pa.RequiredDuringSchedulingIgnoredDuringExecution[i])
+			terms = append(terms, &pa.RequiredDuringSchedulingIgnoredDuringExecution[i])
 		}
 		for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
-			add(&pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+			terms = append(terms, &pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
 		}
 	}
 	if paa := a.PodAntiAffinity; paa != nil {
 		for i := range paa.RequiredDuringSchedulingIgnoredDuringExecution {
-			add(&paa.RequiredDuringSchedulingIgnoredDuringExecution[i])
+			terms = append(terms, &paa.RequiredDuringSchedulingIgnoredDuringExecution[i])
 		}
 		for i := range paa.PreferredDuringSchedulingIgnoredDuringExecution {
-			add(&paa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
+			terms = append(terms, &paa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
 		}
 	}
-	return namespaces, anyNamespace
+	return terms
 }
 
 // layer is one level of the fork stack. The base layer owns every node

@@ -437,7 +437,8 @@ type affinityView struct {
 
 func (v *affinityView) focus(pod *corev1.Pod) {
 	v.namespace = pod.Namespace
-	v.namespaces, v.all = affinityTargets(pod)
+	terms := affinityTerms(pod)
+	v.namespaces, v.all = termTargets(pod.Namespace, terms)
 	key := append(v.keyBuf[:0], v.namespace...)
 	if v.all {
 		key = append(key, "\x00*"...)
@@ -451,7 +452,7 @@ func (v *affinityView) focus(pod *corev1.Pod) {
 	if v.all {
 		return
 	}
-	if m := v.termClasses(pod); m != nil {
+	if m := v.termClasses(terms); m != nil {
 		if ids := m.refresh(v.s.classes); len(ids) <= maxViewClasses {
 			v.match, v.matched = m, len(ids)
 		}
@@ -464,8 +465,7 @@ func (v *affinityView) focus(pod *corev1.Pod) {
 // pod is in one of the term's namespaces and the term's selector matches
 // its labels: a pod of any other class matches no term of the incoming
 // pod.
-func (v *affinityView) termClasses(pod *corev1.Pod) *classMatch {
-	terms := affinityTerms(pod)
+func (v *affinityView) termClasses(terms []*corev1.PodAffinityTerm) *classMatch {
 	if len(terms) == 0 {
 		return nil
 	}
@@ -482,33 +482,6 @@ func (v *affinityView) termClasses(pod *corev1.Pod) *classMatch {
 		sels[i] = t.LabelSelector
 	}
 	return v.memo.keep(key, selectorMatch(slices.Clone(v.namespaces), sels))
-}
-
-// affinityTerms lists every pod affinity and anti-affinity term of pod,
-// required and preferred.
-func affinityTerms(pod *corev1.Pod) []*corev1.PodAffinityTerm {
-	a := pod.Spec.Affinity
-	if a == nil {
-		return nil
-	}
-	var terms []*corev1.PodAffinityTerm
-	if pa := a.PodAffinity; pa != nil {
-		for i := range pa.RequiredDuringSchedulingIgnoredDuringExecution {
-			terms = append(terms, &pa.RequiredDuringSchedulingIgnoredDuringExecution[i])
-		}
-		for i := range pa.PreferredDuringSchedulingIgnoredDuringExecution {
-			terms = append(terms, &pa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
-		}
-	}
-	if paa := a.PodAntiAffinity; paa != nil {
-		for i := range paa.RequiredDuringSchedulingIgnoredDuringExecution {
-			terms = append(terms, &paa.RequiredDuringSchedulingIgnoredDuringExecution[i])
-		}
-		for i := range paa.PreferredDuringSchedulingIgnoredDuringExecution {
-			terms = append(terms, &paa.PreferredDuringSchedulingIgnoredDuringExecution[i].PodAffinityTerm)
-		}
-	}
-	return terms
 }
 
 // mayMatchTerms reports whether the node in slot may hold a pod that

@@ -238,20 +238,20 @@ func (r *Result) noteBatchStart(s *Simulation, b plan.Batch) {
 	}
 	// Only workloads with every replica in the batch are reported, in the
 	// order of their object names.
-	type named struct {
-		w      *workload
-		object string
+	type whole struct {
+		object   string
+		replicas int
 	}
-	var ws []named
+	var ws []whole
 	for w, t := range counts {
 		if t.all > 1 && t.in == t.all {
-			ws = append(ws, named{w, w.object()})
+			ws = append(ws, whole{w.object(), t.all})
 		}
 	}
 	sort.Slice(ws, func(i, j int) bool { return ws[i].object < ws[j].object })
-	for _, n := range ws {
-		r.addRisk(plan.RiskAllReplicasInBatch, plan.Critical, n.object, b.Index,
-			fmt.Sprintf("all %d running replicas are on nodes of batch %d", counts[n.w].all, b.Index))
+	for _, w := range ws {
+		r.addRisk(plan.RiskAllReplicasInBatch, plan.Critical, w.object, b.Index,
+			fmt.Sprintf("all %d running replicas are on nodes of batch %d", w.replicas, b.Index))
 	}
 	c := s.batch.Capacity
 	for _, a := range []struct {
