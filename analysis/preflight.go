@@ -91,6 +91,11 @@ type Overview struct {
 	Workloads map[string]int `json:"workloads"`
 	// PDBCoverage says how many replicated workloads a PDB protects.
 	PDBCoverage PDBCoverage `json:"pdbCoverage"`
+	// AssumedControllers counts, by owner kind, the controllers of pods
+	// that the snapshot does not hold (an operator's custom resources,
+	// ReplicationControllers): the simulation assumes how they recreate
+	// their pods (sim.Config.Controllers). Absent when there are none.
+	AssumedControllers map[string]int `json:"assumedControllers,omitempty"`
 	// Capacity compares requests with allocatable per zone, per pool and in
 	// total, as snapshot.Summary computes it.
 	Capacity snapshot.CapacitySummary `json:"capacity"`
@@ -147,23 +152,25 @@ func Preflight(snap *snapshot.Snapshot, opts PreflightOptions) Report {
 	sum := snap.Summary()
 	r := Report{
 		Snapshot: Overview{
-			Fingerprint: sum.Fingerprint,
-			Source:      sum.Source,
-			TakenAt:     sum.TakenAt,
-			Nodes:       sum.Nodes,
-			Pods:        sum.Pods,
-			Services:    sum.Services,
-			PDBs:        sum.PDBs,
-			Namespaces:  sum.Namespaces,
-			Workloads:   x.workloadCounts(),
-			PDBCoverage: x.pdbCoverage(),
-			Capacity:    sum.Capacity,
+			Fingerprint:        sum.Fingerprint,
+			Source:             sum.Source,
+			TakenAt:            sum.TakenAt,
+			Nodes:              sum.Nodes,
+			Pods:               sum.Pods,
+			Services:           sum.Services,
+			PDBs:               sum.PDBs,
+			Namespaces:         sum.Namespaces,
+			Workloads:          x.workloadCounts(),
+			PDBCoverage:        x.pdbCoverage(),
+			AssumedControllers: x.assumedControllers(),
+			Capacity:           sum.Capacity,
 		},
 		Risks: []plan.Risk{},
 	}
 	var risks riskSet
 	x.checkWorkloads(&risks)
 	x.checkPods(&risks)
+	x.checkAssumedControllers(&risks)
 	x.checkPDBs(&risks)
 	x.checkCapacity(&risks, opts)
 	r.Risks = risks.sorted()

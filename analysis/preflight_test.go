@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	. "github.com/noderoll/noderoll/internal/testutil"
 	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/snapshot"
 )
 
 // found is a risk a case expects: code, object and severity, and words its
@@ -449,5 +451,35 @@ func TestPreflightOptions_validate(t *testing.T) {
 				t.Errorf("Validate() = %v, want ok %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestPreflightListsTheControllersItAssumes: pods whose controller the
+// snapshot lacks (an operator's custom resource) are not reported as
+// unmanaged; their owner kinds are counted and each is named once.
+func TestPreflightListsTheControllersItAssumes(t *testing.T) {
+	snap := &snapshot.Snapshot{Nodes: []corev1.Node{*Node("n1").Obj()}}
+	for i := range 2 {
+		p := Pod(fmt.Sprintf("broker-%d", i)).OwnedBy("Kafka", "broker").On("n1").Running().Obj()
+		snap.Pods = append(snap.Pods, *p)
+	}
+	r := Preflight(snap, PreflightOptions{})
+	if got := r.Snapshot.AssumedControllers; len(got) != 1 || got["Kafka"] != 1 {
+		t.Fatalf("assumed controllers %v, want map[Kafka:1]", got)
+	}
+	var assumed, unmanaged int
+	for _, k := range r.Risks {
+		switch k.Code {
+		case plan.RiskAssumedController:
+			assumed++
+			if k.Object != "Kafka/default/broker" || !strings.Contains(k.Message, "2 pods") {
+				t.Errorf("risk %+v", k)
+			}
+		case plan.RiskUnmanagedPod:
+			unmanaged++
+		}
+	}
+	if assumed != 1 || unmanaged != 0 {
+		t.Fatalf("want one AssumedController and no UnmanagedPod, got %d and %d: %+v", assumed, unmanaged, r.Risks)
 	}
 }

@@ -357,3 +357,42 @@ func listOf(items []string, limit int) string {
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:limit], ", "), len(items)-limit)
 }
+
+// assumedOwner reports whether w owns pods but is not in the snapshot
+// (an orphaned DaemonSet pod is left to the drain rules: nothing
+// recreates it).
+func (w *workload) assumedOwner() bool {
+	return !w.known && w.kind != kindDaemonSet && len(w.pods) > 0
+}
+
+// assumedControllers counts the controllers the snapshot lacks, by kind.
+func (x *index) assumedControllers() map[string]int {
+	var out map[string]int
+	for _, w := range x.ordered {
+		if w.assumedOwner() {
+			if out == nil {
+				out = map[string]int{}
+			}
+			out[w.kind]++
+		}
+	}
+	return out
+}
+
+// checkAssumedControllers reports each controller of pods that the
+// snapshot does not hold: a drain evicts its pods (they have a
+// controller), and the simulation assumes it recreates them.
+func (x *index) checkAssumedControllers(risks *riskSet) {
+	for _, w := range x.ordered {
+		if !w.assumedOwner() {
+			continue
+		}
+		how := "recreates an evicted pod at once under a new name, as a ReplicaSet does"
+		if w.kind == kindStatefulSet {
+			how = "recreates an evicted pod under the same name once it is gone, as a StatefulSet does"
+		}
+		risks.add(plan.RiskAssumedController, plan.Low, w.object(), fmt.Sprintf(
+			"the controller of %d pods is not in the snapshot: the simulation assumes it %s (set its identity under controllers: in the --config file if it keeps pod names and volumes), and that a budget with maxUnavailable or a percentage over its pods allows no disruption unless its resource serves /scale (hasScale)",
+			len(w.pods), how))
+	}
+}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -170,3 +171,48 @@ func AnswerEviction(pod *corev1.Pod, pdbs []*policyv1.PodDisruptionBudget, statu
 	}
 	return EvictionVerdict{Result: EvictionTooManyRequests, PDB: pdb, Message: "Cannot evict pod as it would violate the pod's disruption budget. " + msg}
 }
+
+// NeedsExpectedScale reports whether the disruption controller needs the
+// budget's expected scale, the desired replicas of its pods' controllers:
+// for maxUnavailable and for a percentage minAvailable it does; for an
+// integer minAvailable it counts the matching pods instead
+// (DisruptionController.getExpectedPodCount).
+func NeedsExpectedScale(pdb *policyv1.PodDisruptionBudget) bool {
+	return pdb.Spec.MaxUnavailable != nil || (pdb.Spec.MinAvailable != nil && pdb.Spec.MinAvailable.Type == intstr.String)
+}
+
+// ControllerHasScale reports whether the disruption controller can find
+// the desired scale of a pod controller of this kind: its finders know
+// ReplicaSets (a Deployment's through the Deployment), ReplicationControllers
+// and StatefulSets, and any resource with a scale subresource
+// (DisruptionController.finders, getScaleController). Jobs and DaemonSets
+// have none: a budget that needs the expected scale of their pods fails
+// safe, with no disruption allowed (DisruptionController.failSafe). For a
+// custom resource the caller says whether it serves /scale.
+func ControllerHasScale(kind string) bool {
+	switch kind {
+	case "ReplicaSet", "Deployment", "ReplicationController", "StatefulSet":
+		return true
+	}
+	return false
+}
+
+// AwaitedAfterDrain reports whether a node's replacement waits, once the
+// node is back, for the pods of a controller of this kind that its drain
+// displaced to be Ready again (the executor's workloads-Ready gate, and the
+// simulator's idea of a node being done). DaemonSet pods leave and return
+// with their node. Job pods are not waited for: the Job controller
+// recreates an evicted pod only after its failure back-off, and not at all
+// once the Job has used its backoffLimit, so waiting on batch work would
+// hold the rollout hostage to it. Bare pods (kind "") have no controller
+// to wait for.
+func AwaitedAfterDrain(ownerKind string) bool {
+	return ownerKind != "" && ownerKind != "DaemonSet" && ownerKind != "Job"
+}
+
+// DisruptedPodMemory is how long the disruption controller keeps a pod
+// the eviction handler recorded in a budget's status.disruptedPods while
+// the pod is not deleted yet: it does not count it healthy meanwhile, and
+// preemption does not count its disruption twice (DeletionTimeout in
+// k8s.io/kubernetes/pkg/controller/disruption).
+const DisruptedPodMemory = 2 * time.Minute

@@ -149,6 +149,12 @@ const (
 	RiskServiceDegraded      = "ServiceDegraded"
 	RiskDrainStuck           = "DrainStuck"
 	RiskPodMovedRepeatedly   = "PodMovedRepeatedly"
+	// RiskJobFailed: a Job's evicted pods count as failures and take it
+	// past its backoffLimit; the Job controller fails it.
+	RiskJobFailed = "JobFailed"
+	// RiskAssumedController: pods whose controller the snapshot does not
+	// hold; the simulation assumed how it recreates them.
+	RiskAssumedController = "AssumedController"
 )
 
 // Risk is one finding: what, how bad, on which object, in which batch.

@@ -230,6 +230,8 @@ var remedies = map[string]string{
 	plan.RiskServiceDegraded:      "Check the Service tolerates the reduced capacity, or use smaller batches.",
 	plan.RiskDrainStuck:           "Fix the blocking budget or pod before the change; the executor stops at this node.",
 	plan.RiskPodMovedRepeatedly:   "Replace nodes in an order that moves pods onto already replaced nodes (zone order, or surge nodes first).",
+	plan.RiskJobFailed:            "Let the Job finish before the change, raise its backoffLimit, or add a podFailurePolicy rule that ignores DisruptionTarget.",
+	plan.RiskAssumedController:    "Check how the operator recreates its pods; set its identity (and hasScale) under controllers: in the --config file.",
 }
 
 // Remedy says what to do about a risk code.

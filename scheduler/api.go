@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	fwk "k8s.io/kube-scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 )
@@ -30,6 +31,14 @@ type Options struct {
 	// per node is larger, runs on GOMAXPROCS goroutines unless Parallelism
 	// is set.
 	Parallelism int
+	// BudgetStatus, when set, gives a PodDisruptionBudget's status as the
+	// disruption controller publishes it now. Preemption reads each
+	// budget's disruptionsAllowed and disruptedPods to prefer victims that
+	// violate none (filterPodsWithPDBViolation), as upstream reads the live
+	// objects; without it the budgets keep the status they were loaded
+	// with. Called from the scheduling goroutine, before the dry run, for
+	// the budgets that select a possible victim.
+	BudgetStatus func(pdb *policyv1.PodDisruptionBudget) policyv1.PodDisruptionBudgetStatus
 }
 
 // Result is the outcome of one scheduling attempt. An unschedulable pod is

@@ -39,8 +39,10 @@ func (s *Scheduler) loadObjects(snap *snapshot.Snapshot) error {
 	for i := range snap.StorageClasses {
 		errs = append(errs, add(f.Storage().V1().StorageClasses().Informer().GetStore(), "StorageClass", &snap.StorageClasses[i]))
 	}
+	// The budgets are the scheduler's own copies: their status is kept
+	// current (Options.BudgetStatus) while the snapshot stays as loaded.
 	for i := range snap.PodDisruptionBudgets {
-		errs = append(errs, add(f.Policy().V1().PodDisruptionBudgets().Informer().GetStore(), "PodDisruptionBudget", &snap.PodDisruptionBudgets[i]))
+		errs = append(errs, add(f.Policy().V1().PodDisruptionBudgets().Informer().GetStore(), "PodDisruptionBudget", snap.PodDisruptionBudgets[i].DeepCopy()))
 	}
 	for i := range snap.Namespaces {
 		errs = append(errs, add(f.Core().V1().Namespaces().Informer().GetStore(), "Namespace", &snap.Namespaces[i]))

@@ -277,12 +277,14 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.
 		err      error
 	}
 	_, want := pl.GetOffsetAndNumCandidates(int32(len(potential)))
+	refreshed := map[*policyv1.PodDisruptionBudget]bool{}
 	var candidates []preemption.Candidate
 	nonViolating := 0
 	for start := 0; start < len(withVictims); start += preemptionChunk {
 		part := withVictims[start:min(start+preemptionChunk, len(withVictims))]
 		runs := make([]nodeRun, len(part))
 		s.noteBudgetsOf(part, byNS, sels, prio)
+		s.refreshBudgets(part, prio, refreshed)
 		s.preemptionPar.Until(ctx, len(part), func(i int) {
 			n := part[i]
 			r := &runs[i]
@@ -305,6 +307,24 @@ func (s *Scheduler) dryRunPreemption(ctx context.Context, pl *defaultpreemption.
 		}
 	}
 	return candidates, nodeStatuses, nil
+}
+
+// refreshBudgets sets, once per dry run, the live status of each budget
+// that selects a possible victim on the nodes (Options.BudgetStatus). The
+// budgets are the scheduler's own copies, read by the dry run only after
+// this.
+func (s *Scheduler) refreshBudgets(nodes []fwk.NodeInfo, prio int32, refreshed map[*policyv1.PodDisruptionBudget]bool) {
+	if s.opts.BudgetStatus == nil {
+		return
+	}
+	for _, n := range nodes {
+		for _, pdb := range s.budgetsOn(n, prio) {
+			if !refreshed[pdb] {
+				refreshed[pdb] = true
+				pdb.Status = s.opts.BudgetStatus(pdb)
+			}
+		}
+	}
 }
 
 // pickCandidate chooses among preemption candidates by the evaluator's

@@ -550,3 +550,64 @@ func TestANewNodeObjectIsLookedAtAgain(t *testing.T) {
 		t.Fatalf("p3 went to %q: b is tainted since", got)
 	}
 }
+
+// TestPreemptionReadsTheBudgetsAsTheyAreNow: preemption weighs victims
+// against each budget's live status (filterPodsWithPDBViolation reads
+// status.disruptionsAllowed and status.disruptedPods), not the status
+// loaded with the snapshot: a budget a drain has since exhausted protects
+// its pods, and one that has room again no longer does; a victim already
+// recorded in disruptedPods is not counted against its budget twice.
+func TestPreemptionReadsTheBudgetsAsTheyAreNow(t *testing.T) {
+	budget := func(name, app string, allowed int32) policyv1.PodDisruptionBudget {
+		return policyv1.PodDisruptionBudget{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"},
+			Spec:       policyv1.PodDisruptionBudgetSpec{Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}},
+			Status:     policyv1.PodDisruptionBudgetStatus{DisruptionsAllowed: allowed},
+		}
+	}
+	tests := []struct {
+		name   string
+		live   map[string]policyv1.PodDisruptionBudgetStatus // nil: no BudgetStatus
+		victim string
+	}{
+		{"as loaded: a's budget allows none, b is preempted", nil, "b"},
+		{"live: a's budget has room again and b's is exhausted, a is preempted",
+			map[string]policyv1.PodDisruptionBudgetStatus{"for-a": {DisruptionsAllowed: 1}, "for-b": {DisruptionsAllowed: 0}}, "a"},
+		{"live: b's budget is exhausted but b is already among its disrupted pods, b is preempted",
+			map[string]policyv1.PodDisruptionBudgetStatus{"for-a": {DisruptionsAllowed: 0},
+				"for-b": {DisruptionsAllowed: 0, DisruptedPods: map[string]metav1.Time{"b": {}}}}, "b"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := cluster([]*corev1.Node{Node("n1").Obj(), Node("n2").Obj()},
+				Pod("a").Label("app", "a").Req("cpu", "3").Priority(0).On("n1").Obj(),
+				Pod("b").Label("app", "b").Req("cpu", "3").Priority(0).On("n2").Obj())
+			snap.PodDisruptionBudgets = []policyv1.PodDisruptionBudget{budget("for-a", "a", 0), budget("for-b", "b", 1)}
+			opts := scheduler.Options{Seed: 1}
+			asked := 0
+			if tc.live != nil {
+				opts.BudgetStatus = func(pdb *policyv1.PodDisruptionBudget) policyv1.PodDisruptionBudgetStatus {
+					asked++
+					return tc.live[pdb.Name]
+				}
+			}
+			s, err := scheduler.New(context.Background(), snap, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.Schedule(context.Background(), Pod("high").Req("cpu", "2").Priority(1000).Obj())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Victims) != 1 || res.Victims[0].Name != tc.victim {
+				t.Fatalf("victims %v, want [%s]", res.Victims, tc.victim)
+			}
+			if tc.live != nil && asked != 2 {
+				t.Fatalf("the live status was asked for %d times, want once per budget", asked)
+			}
+			if snap.PodDisruptionBudgets[0].Status.DisruptionsAllowed != 0 {
+				t.Fatalf("the snapshot's budget was changed")
+			}
+		})
+	}
+}

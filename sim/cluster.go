@@ -3,8 +3,11 @@ package sim
 import (
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,7 +38,14 @@ type simPod struct {
 	lineage  *lineage
 	services []*service
 	pdbs     []*budget
-	seq      int // creation order, for the scheduling queue
+	seq      int // creation order
+	// queuedAt is when the pod last entered the scheduling queue: its
+	// creation, then each failed attempt (the queue orders by priority,
+	// then by this time).
+	queuedAt time.Duration
+	// readyAt is when the pod last turned Ready; evictedAt when an
+	// eviction of it was allowed (-1: never).
+	readyAt, evictedAt time.Duration
 	// startedAt is when the pod last started running (Job work is lost from
 	// there on eviction).
 	startedAt time.Duration
@@ -63,17 +73,42 @@ type lineage struct {
 
 // workload is a pod controller as the simulation needs it.
 type workload struct {
-	kind        string // ReplicaSet, StatefulSet, DaemonSet, Job
+	// kind is how the controller behaves: ReplicaSet, StatefulSet,
+	// DaemonSet or Job.
+	kind string
+	// ownerKind is the kind its pods' owner references name when that is
+	// not kind: a controller the snapshot does not hold (an operator's
+	// custom resource, a ReplicationController), modelled as kind.
+	ownerKind   string
 	namespace   string
 	name        string
 	uid         types.UID
 	replicas    int32 // desired replicas (the Deployment's for its ReplicaSets)
 	annotations map[string]string
 	created     int // replacement pods created, for names
+	// scaleUID is the controller whose scale the disruption controller
+	// counts for a budget (a ReplicaSet's Deployment), and hasScale says
+	// it finds one at all (not for Jobs and DaemonSets).
+	scaleUID types.UID
+	hasScale bool
+	// StatefulSets: members are the pods of the set in the cluster (not
+	// migration copies); ordered is podManagementPolicy OrderedReady;
+	// minReady is spec.minReadySeconds; awaiting holds, by ordinal, the
+	// pods gone whose identity the controller has not created again yet.
+	members  map[*simPod]bool
+	ordered  bool
+	minReady time.Duration
+	awaiting map[int]*simPod
+	// job is a Job's failure accounting.
+	job *jobState
 }
 
 func (w *workload) object() string {
-	return fmt.Sprintf("%s/%s/%s", w.kind, w.namespace, w.name)
+	kind := w.kind
+	if w.ownerKind != "" {
+		kind = w.ownerKind
+	}
+	return fmt.Sprintf("%s/%s/%s", kind, w.namespace, w.name)
 }
 
 // budget is a PodDisruptionBudget and the pods it selects.
@@ -81,11 +116,19 @@ type budget struct {
 	pdb           *policyv1.PodDisruptionBudget
 	pods          map[*simPod]bool
 	expectedScale int32
+	// failSafe: the budget needs its pods' expected scale and one of them
+	// has a controller without a scale (a Job, a DaemonSet, a controller
+	// the snapshot lacks): the disruption controller cannot compute it and
+	// publishes no disruption allowed (DisruptionController.failSafe).
+	failSafe bool
 }
 
 // status computes the budget's status now, as the disruption controller
 // would publish it.
 func (b *budget) status() plan.BudgetStatus {
+	if b.failSafe {
+		return plan.BudgetStatus{}
+	}
 	matching := make([]*corev1.Pod, 0, len(b.pods))
 	for p := range b.pods {
 		if p.state != podGone {
@@ -142,10 +185,13 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 	for i := range snap.ReplicaSets {
 		rs := &snap.ReplicaSets[i]
 		w := &workload{kind: "ReplicaSet", namespace: rs.Namespace, name: rs.Name, uid: rs.UID,
-			replicas: replicasOf(rs.Spec.Replicas), annotations: rs.Spec.Template.Annotations}
+			replicas: replicasOf(rs.Spec.Replicas), annotations: rs.Spec.Template.Annotations, scaleUID: rs.UID, hasScale: true}
 		if ref := metav1.GetControllerOf(rs); ref != nil && ref.Kind == "Deployment" {
 			if r, ok := deployReplicas[ref.UID]; ok {
-				w.replicas = r
+				// The disruption controller counts a Deployment's scale
+				// once, however many ReplicaSets its pods are in
+				// (getPodDeployment).
+				w.replicas, w.scaleUID = r, ref.UID
 			}
 			for j := range snap.Deployments {
 				if snap.Deployments[j].UID == ref.UID {
@@ -158,7 +204,10 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 	for i := range snap.StatefulSets {
 		ss := &snap.StatefulSets[i]
 		s.workloads[ss.UID] = &workload{kind: "StatefulSet", namespace: ss.Namespace, name: ss.Name, uid: ss.UID,
-			replicas: replicasOf(ss.Spec.Replicas), annotations: mergeAnnotations(ss.Annotations, ss.Spec.Template.Annotations)}
+			replicas: replicasOf(ss.Spec.Replicas), annotations: mergeAnnotations(ss.Annotations, ss.Spec.Template.Annotations),
+			scaleUID: ss.UID, hasScale: true, members: map[*simPod]bool{}, awaiting: map[int]*simPod{},
+			ordered:  ss.Spec.PodManagementPolicy != appsv1.ParallelPodManagement,
+			minReady: time.Duration(ss.Spec.MinReadySeconds) * time.Second}
 	}
 	for i := range snap.DaemonSets {
 		ds := &snap.DaemonSets[i]
@@ -171,9 +220,10 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 		if j.Spec.Parallelism != nil {
 			p = *j.Spec.Parallelism
 		}
-		s.workloads[j.UID] = &workload{kind: "Job", namespace: j.Namespace, name: j.Name, uid: j.UID,
-			replicas: p, annotations: mergeAnnotations(j.Annotations, j.Spec.Template.Annotations)}
+		s.workloads[j.UID] = &workload{kind: "Job", namespace: j.Namespace, name: j.Name, uid: j.UID, scaleUID: j.UID,
+			replicas: p, annotations: mergeAnnotations(j.Annotations, j.Spec.Template.Annotations), job: newJobState(j)}
 	}
+	s.assumeControllers(snap)
 
 	servicesByNS := map[string][]*service{}
 	for i := range snap.Services {
@@ -186,6 +236,14 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 		servicesByNS[svc.Namespace] = append(servicesByNS[svc.Namespace], sv)
 	}
 	budgetsByNS := map[string][]*budget{}
+	s.budgetByKey = map[string]*budget{}
+	s.localClaims = map[string]string{}
+	for i := range snap.PersistentVolumes {
+		pv := &snap.PersistentVolumes[i]
+		if ref := pv.Spec.ClaimRef; ref != nil && (pv.Spec.Local != nil || pv.Spec.HostPath != nil) {
+			s.localClaims[ref.Namespace+"/"+ref.Name] = pv.Name
+		}
+	}
 	// Each budget's selector, parsed once (plan.Selects parses it on every
 	// call).
 	matchers := map[*budget]plan.BudgetMatcher{}
@@ -193,6 +251,7 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 		pdb := &snap.PodDisruptionBudgets[i]
 		b := &budget{pdb: pdb, pods: map[*simPod]bool{}}
 		s.budgets = append(s.budgets, b)
+		s.budgetByKey[pdb.Namespace+"/"+pdb.Name] = b
 		budgetsByNS[pdb.Namespace] = append(budgetsByNS[pdb.Namespace], b)
 		matchers[b] = plan.NewBudgetMatcher(pdb)
 	}
@@ -206,9 +265,12 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 		if src.Status.Phase == corev1.PodSucceeded || src.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		p := &simPod{obj: src.DeepCopy(), seq: s.nextSeq()}
+		p := &simPod{obj: src.DeepCopy(), seq: s.nextSeq(), evictedAt: -1}
 		if ref := metav1.GetControllerOf(src); ref != nil {
 			p.owner = s.workloads[ref.UID]
+		}
+		if p.owner != nil && p.owner.members != nil {
+			p.owner.members[p] = true
 		}
 		p.lineage = &lineage{key: p.key(), uid: src.UID}
 		for _, sv := range servicesByNS[src.Namespace] {
@@ -237,12 +299,18 @@ func (s *Simulation) index(snap *snapshot.Snapshot) error {
 		s.pods = append(s.pods, p)
 	}
 	// Expected scale of each budget: the desired replicas of the distinct
-	// controllers of its pods.
+	// controllers of its pods, a Deployment counted once
+	// (DisruptionController.getExpectedScale; pods without a controller
+	// are left out). A budget that needs it over pods of a controller
+	// without a scale fails safe.
 	for _, b := range s.budgets {
 		seen := map[types.UID]bool{}
 		for p := range b.pods {
-			if p.owner != nil && !seen[p.owner.uid] {
-				seen[p.owner.uid] = true
+			if metav1.GetControllerOf(p.obj) != nil && (p.owner == nil || !p.owner.hasScale) {
+				b.failSafe = plan.NeedsExpectedScale(b.pdb)
+			}
+			if p.owner != nil && !seen[p.owner.scaleUID] {
+				seen[p.owner.scaleUID] = true
 				b.expectedScale += p.owner.replicas
 			}
 		}
@@ -275,4 +343,61 @@ func mergeAnnotations(maps ...map[string]string) map[string]string {
 		}
 	}
 	return out
+}
+
+// assumeControllers gives the pods whose controller the snapshot does not
+// hold (an operator's custom resource, a ReplicationController, a
+// ReplicaSet or StatefulSet left out of the capture) a workload that
+// behaves as the configuration says: kubectl drain evicts such a pod
+// without --force (it has a controller reference), and its controller
+// recreates it. By default it does so ReplicaSet-like, at once under a new
+// name; identity "stable" (and an absent StatefulSet) recreates the same
+// name once the old pod is gone. An owner named DaemonSet that is absent
+// stays an orphan: kubectl drain deletes it with --force and nothing
+// recreates it (plan.Drain). Each such controller is listed in the
+// result (Result.Semantics.AssumedControllers).
+func (s *Simulation) assumeControllers(snap *snapshot.Snapshot) {
+	for i := range snap.Pods {
+		src := &snap.Pods[i]
+		ref := metav1.GetControllerOf(src)
+		if ref == nil || ref.Kind == "DaemonSet" || src.Status.Phase == corev1.PodSucceeded || src.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if w := s.workloads[ref.UID]; w != nil {
+			if w.ownerKind != "" {
+				w.replicas++
+			}
+			continue
+		}
+		b := s.cfg.controller(ref.Kind)
+		w := &workload{kind: "ReplicaSet", ownerKind: ref.Kind, namespace: src.Namespace, name: ref.Name, uid: ref.UID,
+			replicas: 1, annotations: map[string]string{}, scaleUID: ref.UID, hasScale: b.HasScale}
+		switch ref.Kind {
+		case "ReplicaSet", "ReplicationController":
+			w.hasScale = true
+		case "StatefulSet":
+			w.hasScale, b.Identity = true, IdentityStable
+		}
+		if b.Identity == IdentityStable {
+			// Parallel: without the object its policy is unknown.
+			w.kind, w.members, w.awaiting = "StatefulSet", map[*simPod]bool{}, map[int]*simPod{}
+		}
+		s.workloads[ref.UID] = w
+		s.assumed = append(s.assumed, w)
+	}
+}
+
+// ordinal is a StatefulSet pod's ordinal, from its name (-1 when the name
+// does not end in one).
+func ordinal(p *simPod) int {
+	name := p.obj.Name
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.Atoi(name[i+1:])
+	if err != nil || n < 0 {
+		return -1
+	}
+	return n
 }

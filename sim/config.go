@@ -92,6 +92,56 @@ type Config struct {
 	// value, for Monte Carlo runs (analysis.MonteCarlo); a single run uses
 	// the configured values.
 	Variability Variability `json:"variability"`
+	// Controllers says how the controllers the snapshot does not hold
+	// behave (an operator's custom resources, ReplicationControllers): by
+	// default such a controller recreates a deleted pod at once under a new
+	// name, as a ReplicaSet does.
+	Controllers []ControllerBehaviour `json:"controllers,omitempty"`
+	// NodeLabelsPreserved: a reinstalled node re-registers with the labels
+	// and taints it had (the reinstall hook restores those set through the
+	// API, or the kubelet's flags set them). false: it comes back with the
+	// kubelet's own labels only (hostname, os, arch, instance type, zone
+	// and region) and no taints. Default true.
+	NodeLabelsPreserved *bool `json:"nodeLabelsPreserved,omitempty"`
+}
+
+// ControllerBehaviour models the pod controllers of one owner kind that
+// the snapshot does not hold.
+type ControllerBehaviour struct {
+	// Kind is the owner reference's kind (e.g. "Kafka", "Cluster").
+	Kind string `json:"kind"`
+	// Identity is "new" (the default: a deleted pod is replaced at once
+	// under a new name, ReplicaSet-like) or "stable" (the same name comes
+	// back once the old pod is gone, with its volumes, StatefulSet-like).
+	Identity string `json:"identity,omitempty"`
+	// HasScale says the resource serves a scale subresource, so that the
+	// disruption controller can work out a budget's expected pods from it
+	// (taken as the pods the controller has in the snapshot). Without it, a
+	// budget with maxUnavailable or a percentage over its pods allows no
+	// disruption.
+	HasScale bool `json:"hasScale,omitempty"`
+}
+
+// Identities of ControllerBehaviour.
+const (
+	IdentityNew    = "new"
+	IdentityStable = "stable"
+)
+
+// nodeLabelsPreserved is NodeLabelsPreserved with its default.
+func (c *Config) nodeLabelsPreserved() bool {
+	return c.NodeLabelsPreserved == nil || *c.NodeLabelsPreserved
+}
+
+// controller returns the behaviour configured for an owner kind the
+// snapshot lacks.
+func (c *Config) controller(kind string) ControllerBehaviour {
+	for _, b := range c.Controllers {
+		if b.Kind == kind {
+			return b
+		}
+	}
+	return ControllerBehaviour{Kind: kind, Identity: IdentityNew}
 }
 
 // Variability gives, per kind of duration, the sigma of a log-normal
@@ -178,6 +228,14 @@ func (c *Config) compile(source string) error {
 	}
 	if c.DegradedBelow <= 0 || c.DegradedBelow > 1 {
 		return fmt.Errorf("%s: degradedBelow: must be in (0, 1], got %v", source, c.DegradedBelow)
+	}
+	for i, b := range c.Controllers {
+		if b.Kind == "" {
+			return fmt.Errorf("%s: controllers[%d].kind: must be set", source, i)
+		}
+		if b.Identity != "" && b.Identity != IdentityNew && b.Identity != IdentityStable {
+			return fmt.Errorf("%s: controllers[%d].identity: want %q or %q, got %q", source, i, IdentityNew, IdentityStable, b.Identity)
+		}
 	}
 	for i := range c.Overrides {
 		o := &c.Overrides[i]

@@ -8,7 +8,8 @@
 //	                                     │
 //	                                     ├─ plan.Drain: kubectl drain's filters (DaemonSet, mirror, emptyDir, unmanaged)
 //	                                     ├─ plan.AnswerEviction: 201, 429 (retried every 5 s) or 500 (two PDBs)
-//	                                     └─ controllers: ReplicaSet/Job replace at once, StatefulSet once the old pod is gone,
+//	                                     └─ controllers: ReplicaSet replaces at once, Job after its failure back-off,
+//	                                        StatefulSet once the old pod is gone (OrderedReady: lowest ordinal first),
 //	                                        DaemonSet pods leave and return with the node, bare pods are lost
 //	pending pods ──► scheduler.Place (priority, then age) ──► bound ──► Ready after start-up
 //	                                         ▲
@@ -23,8 +24,8 @@
 //     a workload overrides its start-up time.
 //   - A batch cordons all its nodes first; each node then proceeds on its
 //     own; a node is done when it is back, uncordoned, and the pods
-//     displaced from it are Ready again (what the executor waits for); the
-//     batch ends when all its nodes are done, and the next starts after the
+//     displaced from it are Ready again (see "Node done" below); the batch
+//     ends when all its nodes are done, and the next starts after the
 //     soak.
 //   - PDB status is recomputed at every eviction from the pods as they are
 //     (the disruption controller's arithmetic in package plan); a pod
@@ -32,8 +33,59 @@
 //   - A drain that can never finish — an eviction answered 500, a budget
 //     that nothing left in the simulation can satisfy, or the drain timeout
 //     (1 h) — is reported as DrainStuck with the pods left and what blocks
-//     them; the node is uncordoned and the rollout goes on, so the rest of
-//     the plan is still predicted. The executor stops there instead.
+//     them; the rollout goes on, so the rest of the plan is still
+//     predicted (the node is uncordoned, except after a 500: see Drains).
+//     The executor stops there instead.
+//   - Controllers (controllers.go), as the upstream controllers of the
+//     same release do. A ReplicaSet creates the replacement as soon as the
+//     pod is terminating. A StatefulSet recreates the same name once the
+//     old pod is gone; with podManagementPolicy OrderedReady (the default)
+//     only the lowest missing ordinal, and only while every lower one is
+//     Running and Ready (and Available for minReadySeconds): k replicas
+//     evicted together come back one start-up after another, and a low
+//     ordinal that cannot be placed holds back every higher one. A Job
+//     counts an evicted pod as failed (at its deletion, or once it is gone
+//     with podReplacementPolicy Failed), unless the first podFailurePolicy
+//     rule matching DisruptionTarget says Ignore (FailJob fails the Job;
+//     rules on exit codes are taken not to match); it replaces the pod
+//     after the back-off since the last failure (10 s, doubling, at most
+//     10 min), and fails once failures exceed backoffLimit (default 6),
+//     deleting its other pods: a JobFailed risk. A pod whose controller the
+//     snapshot lacks (an operator's custom resource, a
+//     ReplicationController) is evicted like any controlled pod and
+//     recreated ReplicaSet-like, or StatefulSet-like with identity
+//     "stable" in Config.Controllers (and always for an absent
+//     StatefulSet); the result lists each such controller
+//     (Semantics.AssumedControllers). An absent DaemonSet's pod is an
+//     orphan: kubectl drain deletes it with --force, nothing recreates it.
+//     (In a migration the copies of a tenant's StatefulSet are created in
+//     the new cluster together: the new cluster's ordering is not modelled
+//     yet.)
+//   - Budgets: the expected pods of a budget with maxUnavailable or a
+//     percentage are the desired replicas of its pods' controllers, a
+//     Deployment counted once however many ReplicaSets its pods are in;
+//     over a Job's, a DaemonSet's or an unknown controller's pods (unless
+//     configured hasScale) the disruption controller fails safe and allows
+//     no disruption. The scheduler's preemption reads each budget's live
+//     status (disruptionsAllowed, and disruptedPods: pods evicted less
+//     than two minutes ago that are not gone yet).
+//   - Pods: a pod bound to a node is in phase Pending until it is Ready
+//     (the start-up time covers image pull, start and readiness), so an
+//     eviction deletes it without asking its budget, as the eviction
+//     handler does. The scheduling queue orders by priority, then by when
+//     the pod last entered it (its creation, or its last failed attempt).
+//   - Drains: an eviction answered 500 (a pod under two budgets) fails
+//     that pod only; the drain evicts the node's other pods, then fails
+//     with the node left cordoned, as kubectl drain does.
+//   - Reinstalls: a node that re-registers keeps its labels and taints
+//     (the reinstall hook restores them) unless Config.NodeLabelsPreserved
+//     is false, when it comes back with the kubelet's own labels only; the
+//     data of node-local PersistentVolumes is wiped unless the reinstall
+//     keeps the disk (a LocalStorage risk names each such workload).
+//   - Node done: once a node is back, its run waits for the pods its drain
+//     displaced to be Ready again (StatefulSet identities not created yet
+//     included), except Job pods (plan.AwaitedAfterDrain, what the
+//     executor's workloads-Ready gate waits for).
 //   - Services: a Service's desired endpoints are its Ready pods at the
 //     start; it is degraded below 75% of them (configurable) and down at 0.
 //   - Churn: a pod's lineage is its controller and slot; every replacement

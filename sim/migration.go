@@ -463,7 +463,8 @@ func (m *migrationRun) move(t *tenant, bs *batchStats, done func()) {
 		}
 		t.waitFor = map[*simPod]bool{}
 		for i, old := range t.olds {
-			p := &simPod{obj: t.copyObjs[i], state: podPending, owner: old.owner, lineage: old.lineage, seq: s.nextSeq()}
+			p := &simPod{obj: t.copyObjs[i], state: podPending, owner: old.owner, lineage: old.lineage, seq: s.nextSeq(),
+				queuedAt: s.clk.now, evictedAt: -1}
 			s.pods = append(s.pods, p)
 			s.pending[p] = true
 			m.copyOf[p] = t
@@ -789,8 +790,7 @@ func (m *migrationRun) recycle(bs *batchStats, names []string) {
 		bs.Capacity = s.capacity()
 	}
 	for _, name := range names {
-		nr := &nodeRun{node: s.nodes[name], batch: bs, opts: m.drain, toEvict: map[*simPod]bool{},
-			waiting: map[*simPod]bool{}, blockedBy: map[*simPod]string{}, firstBlocked: -1, displaced: map[*simPod]bool{}}
+		nr := newNodeRun(s.nodes[name], bs, m.drain)
 		bs.runs = append(bs.runs, nr)
 		s.drain(nr)
 	}

@@ -22,17 +22,32 @@ type nodeRun struct {
 	toEvict map[*simPod]bool // not evicted yet (refused so far, or not tried)
 	waiting map[*simPod]bool // evicted or terminating, not gone yet
 	// blockedBy names, per pod, what refused its last eviction.
-	blockedBy    map[*simPod]string
-	drainStart   time.Duration
-	firstBlocked time.Duration // -1 until a 429
-	stallEnd     time.Duration
-	drained      bool
-	finished     bool
-	stuck        bool
+	blockedBy map[*simPod]string
+	// failedEvictions are the pods whose eviction failed outright (500: a
+	// pod under two budgets), with the answer: as kubectl drain does, the
+	// other pods are still evicted, and then the drain fails with the node
+	// left cordoned.
+	failedEvictions map[*simPod]string
+	drainStart      time.Duration
+	firstBlocked    time.Duration // -1 until a 429
+	stallEnd        time.Duration
+	drained         bool
+	finished        bool
+	stuck           bool
 	// displaced are the replacements of the pods evicted from this node;
 	// once the node is back, its run ends when they are Ready.
-	displaced     map[*simPod]bool
-	awaitingReady bool
+	// awaitingIdentity are StatefulSet pods evicted from it whose
+	// identity the controller has not created again yet (OrderedReady):
+	// the run waits for them too.
+	displaced        map[*simPod]bool
+	awaitingIdentity map[*simPod]bool
+	awaitingReady    bool
+}
+
+func newNodeRun(n *simNode, bs *batchStats, opts plan.DrainOptions) *nodeRun {
+	return &nodeRun{node: n, batch: bs, opts: opts, toEvict: map[*simPod]bool{},
+		waiting: map[*simPod]bool{}, blockedBy: map[*simPod]string{}, failedEvictions: map[*simPod]string{},
+		firstBlocked: -1, displaced: map[*simPod]bool{}, awaitingIdentity: map[*simPod]bool{}}
 }
 
 // startBatch cordons every node of the batch, then drains and replaces each
@@ -49,8 +64,7 @@ func (s *Simulation) startBatch(b plan.Batch, opts plan.DrainOptions, done func(
 	names := append([]string(nil), b.Nodes...)
 	sort.Strings(names)
 	for _, name := range names {
-		nr := &nodeRun{node: s.nodes[name], batch: bs, opts: opts, toEvict: map[*simPod]bool{},
-			waiting: map[*simPod]bool{}, blockedBy: map[*simPod]string{}, firstBlocked: -1, displaced: map[*simPod]bool{}}
+		nr := newNodeRun(s.nodes[name], bs, opts)
 		bs.runs = append(bs.runs, nr)
 		s.drain(nr)
 	}
@@ -114,6 +128,7 @@ func (s *Simulation) drain(nr *nodeRun) {
 		if d.LosesEmptyDirData {
 			s.result.emptyDirLost(p, nr.batch.Index)
 		}
+		s.noteLocalData(p, n, nr.batch.Index)
 		if p.state == podTerminating {
 			nr.waiting[p] = true
 			continue
@@ -168,6 +183,12 @@ func (s *Simulation) tryEvict(nr *nodeRun, p *simPod) {
 			nr.stallEnd = s.clk.now
 		}
 		nr.waiting[p] = true
+		// The eviction handler marks the pod before deleting it.
+		p.evictedAt = s.clk.now
+		p.obj.Status.Conditions = append(p.obj.Status.Conditions, corev1.PodCondition{
+			Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting",
+		})
 		s.terminate(p, plan.GracePeriod(p.obj, nr.opts))
 	case plan.EvictionTooManyRequests:
 		nr.batch.EvictionsBlocked++
@@ -181,8 +202,13 @@ func (s *Simulation) tryEvict(nr *nodeRun, p *simPod) {
 		s.result.notePDBBlock(v.PDB, p, nr.batch.Index)
 		s.clk.retryAfter(seconds(s.cfg.Timing.EvictionRetrySeconds), func() { s.tryEvict(nr, p) })
 	case plan.EvictionMultiplePDBs:
-		nr.blockedBy[p] = "PodDisruptionBudget/" + v.PDB.Namespace + "/" + v.PDB.Name
-		s.stick(nr, fmt.Sprintf("eviction of %s answered 500: %s", p.key(), v.Message))
+		// kubectl drain's evictPods gives up on this pod (an error that
+		// is neither 429 nor NotFound), goes on with the others, and fails
+		// once they are done; the node stays cordoned.
+		delete(nr.toEvict, p)
+		nr.failedEvictions[p] = fmt.Sprintf("eviction of %s answered 500 (PodDisruptionBudget/%s/%s): %s",
+			p.key(), v.PDB.Namespace, v.PDB.Name, v.Message)
+		s.checkDrained(nr)
 	}
 }
 
@@ -227,6 +253,14 @@ func (s *Simulation) checkDrained(nr *nodeRun) {
 	if nr.drained || nr.stuck || len(nr.toEvict) > 0 || len(nr.waiting) > 0 {
 		return
 	}
+	if len(nr.failedEvictions) > 0 {
+		var msgs []string
+		for _, p := range sortedPods(nr.failedEvictions) {
+			msgs = append(msgs, nr.failedEvictions[p])
+		}
+		s.stickCordoned(nr, "the drain failed: "+strings.Join(msgs, "; ")+"; kubectl drain evicted the node's other pods and leaves it cordoned")
+		return
+	}
 	nr.drained = true
 	if nr.firstBlocked >= 0 {
 		stall := (nr.stallEnd - nr.firstBlocked).Seconds()
@@ -256,7 +290,7 @@ func (s *Simulation) reinstall(nr *nodeRun) {
 				s.endpointChange(sv, -1)
 			}
 		}
-		if p.owner != nil && (p.owner.kind == "ReplicaSet" || p.owner.kind == "Job") {
+		if p.owner != nil && p.owner.kind == "ReplicaSet" {
 			s.recreate(p)
 		} else if p.owner == nil && !plan.IsMirrorPod(p.obj) {
 			s.result.lost(p)
@@ -265,8 +299,14 @@ func (s *Simulation) reinstall(nr *nodeRun) {
 		for _, b := range p.pdbs {
 			delete(b.pods, p)
 		}
-		if p.owner != nil && p.owner.kind == "StatefulSet" {
-			s.recreate(p)
+		switch {
+		case p.owner == nil:
+		case p.owner.kind == "StatefulSet":
+			s.statefulPodGone(p)
+		case p.owner.kind == "Job":
+			// The node is gone: the pod garbage collector deletes the pod,
+			// a failure to the Job controller.
+			s.jobPodFailed(p)
 		}
 		delete(n.pods, p)
 	}
@@ -284,6 +324,9 @@ func (s *Simulation) rejoin(nr *nodeRun) {
 	n := nr.node
 	obj := n.obj.DeepCopy()
 	obj.Status.NodeInfo.OSImage = s.opts.NewOSImage
+	if !s.cfg.nodeLabelsPreserved() {
+		registerAfresh(obj)
+	}
 	s.joinNewCluster(n, obj)
 	n.obj = obj
 	n.present = true
@@ -324,6 +367,9 @@ func (s *Simulation) checkDisplacedReady(nr *nodeRun) {
 	if !nr.awaitingReady || nr.finished {
 		return
 	}
+	if len(nr.awaitingIdentity) > 0 {
+		return
+	}
 	for p := range nr.displaced {
 		if p.state != podReady && p.state != podGone {
 			return
@@ -336,8 +382,10 @@ func (s *Simulation) checkDisplacedReady(nr *nodeRun) {
 // noteDisplaced records a replacement against the run of the node its
 // predecessor left.
 func (s *Simulation) noteDisplaced(old, replacement *simPod) {
+	awaited := old.owner != nil && plan.AwaitedAfterDrain(old.owner.kind)
 	for _, nr := range s.activeRuns() {
-		if nr.node.obj.Name == old.obj.Spec.NodeName {
+		delete(nr.awaitingIdentity, old)
+		if awaited && nr.node.obj.Name == old.obj.Spec.NodeName {
 			nr.displaced[replacement] = true
 		}
 	}
@@ -380,6 +428,9 @@ func (s *Simulation) noteNeverReady(nr *nodeRun) {
 			names = append(names, p.key())
 		}
 	}
+	for p := range nr.awaitingIdentity {
+		names = append(names, p.key()+" (not created again yet)")
+	}
 	if len(names) == 0 {
 		return
 	}
@@ -403,7 +454,8 @@ func (s *Simulation) respawn(old *simPod, name string) *simPod {
 	obj.Spec.NodeName = ""
 	obj.Status = corev1.PodStatus{Phase: corev1.PodPending}
 	obj.CreationTimestamp = s.timeAt(s.clk.now)
-	p := &simPod{obj: obj, state: podPending, owner: old.owner, lineage: old.lineage, services: old.services, pdbs: old.pdbs, seq: s.nextSeq()}
+	p := &simPod{obj: obj, state: podPending, owner: old.owner, lineage: old.lineage, services: old.services, pdbs: old.pdbs,
+		seq: s.nextSeq(), queuedAt: s.clk.now, evictedAt: -1}
 	for _, b := range p.pdbs {
 		b.pods[p] = true
 	}
@@ -415,6 +467,16 @@ func (s *Simulation) respawn(old *simPod, name string) *simPod {
 // and uncordoned, and the rollout goes on without it, so that the rest of
 // the plan is still predicted. (The executor stops at such a node.)
 func (s *Simulation) stick(nr *nodeRun, reason string) {
+	s.giveUp(nr, reason, false)
+}
+
+// stickCordoned is stick for a drain that failed as kubectl drain fails:
+// the node stays cordoned.
+func (s *Simulation) stickCordoned(nr *nodeRun, reason string) {
+	s.giveUp(nr, reason, true)
+}
+
+func (s *Simulation) giveUp(nr *nodeRun, reason string, cordoned bool) {
 	if nr.stuck || nr.drained {
 		return
 	}
@@ -439,7 +501,9 @@ func (s *Simulation) stick(nr *nodeRun, reason string) {
 		msg += "; pods left: " + strings.Join(blockers, ", ")
 	}
 	s.result.stuck(nr.node.obj.Name, nr.batch.Index, msg)
-	s.setCordon(nr.node, false)
+	if !cordoned {
+		s.setCordon(nr.node, false)
+	}
 	nr.finished = true
 	s.checkBatch(nr.batch)
 }
@@ -495,11 +559,62 @@ func (s *Simulation) finishBatch(bs *batchStats) {
 	bs.onDone()
 }
 
-func sortedPods(set map[*simPod]bool) []*simPod {
+func sortedPods[V any](set map[*simPod]V) []*simPod {
 	out := make([]*simPod, 0, len(set))
 	for p := range set {
 		out = append(out, p)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
 	return out
+}
+
+// kubeletLabels are the node labels a kubelet (and the cloud provider)
+// sets when a node registers; a reinstalled node that is not given its
+// other labels again comes back with these only.
+var kubeletLabels = map[string]bool{
+	corev1.LabelHostname: true, corev1.LabelOSStable: true, corev1.LabelArchStable: true,
+	"beta.kubernetes.io/os": true, "beta.kubernetes.io/arch": true,
+	corev1.LabelInstanceTypeStable: true, corev1.LabelInstanceType: true,
+	corev1.LabelTopologyZone: true, corev1.LabelTopologyRegion: true,
+	corev1.LabelFailureDomainBetaZone: true, corev1.LabelFailureDomainBetaRegion: true,
+	corev1.LabelWindowsBuild: true,
+}
+
+// registerAfresh makes a reinstalled node's object what it is when it
+// registers again and nobody restores what was set through the API
+// (Config.NodeLabelsPreserved false): the kubelet's own labels, and no
+// taints.
+func registerAfresh(obj *corev1.Node) {
+	labels := map[string]string{}
+	for k, v := range obj.Labels {
+		if kubeletLabels[k] {
+			labels[k] = v
+		}
+	}
+	obj.Labels = labels
+	obj.Spec.Taints = nil
+}
+
+// noteLocalData reports a pod whose data sits on a node-local
+// PersistentVolume of the node being replaced: the reinstall wipes the
+// disk unless it keeps it, and the pod comes back to its node (the volume
+// pins it there) on whatever the disk then holds.
+func (s *Simulation) noteLocalData(p *simPod, n *simNode, batch int) {
+	for _, v := range p.obj.Spec.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		pv, ok := s.localClaims[p.obj.Namespace+"/"+v.PersistentVolumeClaim.ClaimName]
+		if !ok {
+			continue
+		}
+		obj := podObject(p)
+		if p.owner != nil {
+			obj = p.owner.object()
+		}
+		s.result.addRisk(plan.RiskLocalStorage, plan.High, obj, batch,
+			fmt.Sprintf("%s keeps its data on the node-local PersistentVolume %s of node %s: the OS reinstall wipes it unless the reinstall keeps that disk, and the pod comes back to that node on whatever the disk then holds",
+				p.key(), pv, n.obj.Name))
+		return
+	}
 }

@@ -82,3 +82,30 @@ func TestEachClusterHasItsOwnQueue(t *testing.T) {
 		t.Errorf("a new cluster's event moved the old cluster's pod back to its queue")
 	}
 }
+
+// TestTheQueueOrdersByPriorityThenQueueTime: the scheduling queue pops
+// higher priority first, then the pod that entered it first
+// (queuesort.PrioritySort's Less compares the queued pod infos'
+// Timestamp, which a failed attempt resets when it puts the pod back): a
+// pod that just failed goes behind one created before its failure.
+func TestTheQueueOrdersByPriorityThenQueueTime(t *testing.T) {
+	prio := func(p int32) *int32 { return &p }
+	pod := func(name string, priority *int32) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}, Spec: corev1.PodSpec{Priority: priority}}
+	}
+	s := &Simulation{result: &Result{riskSeen: map[string]bool{}}}
+	old := &simPod{obj: pod("old", nil), seq: 1}
+	young := &simPod{obj: pod("young", nil), seq: 2, queuedAt: 3 * time.Second}
+	urgent := &simPod{obj: pod("urgent", prio(100)), seq: 3, queuedAt: 9 * time.Second}
+	if !queuedBefore(old, young) {
+		t.Fatalf("the older pod should come first while neither failed")
+	}
+	s.clk.now = 5 * time.Second
+	s.failedAttempt(old)
+	if !queuedBefore(young, old) || queuedBefore(old, young) {
+		t.Fatalf("a pod that failed at 5 s should queue behind one queued at 3 s")
+	}
+	if !queuedBefore(urgent, young) || !queuedBefore(urgent, old) {
+		t.Fatalf("higher priority comes first whatever the time")
+	}
+}

@@ -24,10 +24,37 @@ type Result struct {
 	Services []ServiceImpact `json:"services,omitempty"`
 	// Assumptions states the time model the prediction rests on.
 	Assumptions Timing `json:"assumptions"`
+	// Semantics states the other modelling choices it rests on.
+	Semantics Semantics `json:"semantics"`
 	// Timeline samples the cluster over the rollout (see Sample).
 	Timeline []Sample `json:"timeline,omitempty"`
 
 	riskSeen map[string]bool
+}
+
+// Semantics are the modelling choices of a run that the time model does
+// not say.
+type Semantics struct {
+	// NodeLabelsPreserved: reinstalled nodes come back with their labels
+	// and taints (Config.NodeLabelsPreserved).
+	NodeLabelsPreserved bool `json:"nodeLabelsPreserved"`
+	// AssumedControllers are the controllers of pods that the snapshot
+	// does not hold, and how the run assumed they behave.
+	AssumedControllers []AssumedController `json:"assumedControllers,omitempty"`
+}
+
+// AssumedController is one controller the snapshot lacks.
+type AssumedController struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Pods      int    `json:"pods"`
+	// Identity is "new" (replaced at once under a new name, as a
+	// ReplicaSet does) or "stable" (the same name once the old pod is
+	// gone, as a StatefulSet does).
+	Identity string `json:"identity"`
+	// HasScale: a budget over its pods can work out its expected pods.
+	HasScale bool `json:"hasScale"`
 }
 
 // SnapshotRef identifies the snapshot simulated.
@@ -66,7 +93,10 @@ type Summary struct {
 	PendingAtEnd      int     `json:"pendingAtEnd"`
 	EmptyDirPodsLost  int     `json:"emptyDirPodsLost"`
 	LostJobPodSeconds float64 `json:"lostJobPodSeconds"`
-	PreemptedPods     int     `json:"preemptedPods"`
+	// FailedJobs counts Jobs the rollout's evictions made fail (past their
+	// backoffLimit, or a podFailurePolicy rule that fails the Job).
+	FailedJobs    int `json:"failedJobs,omitempty"`
+	PreemptedPods int `json:"preemptedPods"`
 	// ExtraMachineHours are the machine-hours of machines added for the
 	// rollout (rolling surge, migration seed nodes): count × duration.
 	ExtraMachineHours float64 `json:"extraMachineHours"`
@@ -302,6 +332,19 @@ func (s *Simulation) finish() {
 	r.Summary.Batches = len(r.Batches)
 	r.Summary.PendingAtEnd = len(s.pending)
 	r.Assumptions = s.cfg.Timing
+	r.Semantics.NodeLabelsPreserved = s.cfg.nodeLabelsPreserved()
+	for _, w := range s.assumed {
+		identity := IdentityNew
+		if w.kind == "StatefulSet" {
+			identity = IdentityStable
+		}
+		r.Semantics.AssumedControllers = append(r.Semantics.AssumedControllers, AssumedController{
+			Kind: w.ownerKind, Namespace: w.namespace, Name: w.name, Pods: int(w.replicas), Identity: identity, HasScale: w.hasScale})
+	}
+	sort.Slice(r.Semantics.AssumedControllers, func(i, j int) bool {
+		a, b := r.Semantics.AssumedControllers[i], r.Semantics.AssumedControllers[j]
+		return a.Kind+"/"+a.Namespace+"/"+a.Name < b.Kind+"/"+b.Namespace+"/"+b.Name
+	})
 	for _, sv := range s.services {
 		if sv.downSince >= 0 {
 			sv.downFor += now - sv.downSince

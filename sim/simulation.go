@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -56,8 +57,14 @@ type Simulation struct {
 	workloads map[types.UID]*workload
 	services  []*service
 	budgets   []*budget
-	pending   map[*simPod]bool
-	seq       int
+	// budgetByKey finds a budget by namespace/name (the scheduler's copies
+	// of the objects are not the simulation's).
+	budgetByKey map[string]*budget
+	// localClaims maps the claims (namespace/name) bound to node-local
+	// PersistentVolumes to the volume's name.
+	localClaims map[string]string
+	pending     map[*simPod]bool
+	seq         int
 
 	retryQueued bool
 	// changes and nodeChanges count the cluster events that move
@@ -70,9 +77,12 @@ type Simulation struct {
 	mig                  *migrationRun // the migration in progress, if the plan is one
 	// extraMachines counts machines added for the rollout (surge, seed).
 	extraMachines int
-	result        *Result
-	err           error
-	tl            timeline // see timeline.go
+	// assumed are the controllers the snapshot lacks, modelled by the
+	// configuration (assumeControllers).
+	assumed []*workload
+	result  *Result
+	err     error
+	tl      timeline // see timeline.go
 }
 
 // Run simulates plan p on the cluster in snap and returns the predicted
@@ -102,7 +112,9 @@ func Run(ctx context.Context, snap *snapshot.Snapshot, p *plan.Plan, opts Option
 			}
 		}
 	}
-	sched, err := scheduler.New(ctx, snap, opts.Scheduler)
+	schedOpts := opts.Scheduler
+	schedOpts.BudgetStatus = s.budgetStatus
+	sched, err := scheduler.New(ctx, snap, schedOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -200,12 +212,16 @@ func (s *Simulation) markReady(p *simPod) {
 		return
 	}
 	p.state = podReady
+	p.readyAt = s.clk.now
 	p.obj.Status.Phase = corev1.PodRunning
 	setReady(p.obj, true)
 	for _, sv := range p.services {
 		s.endpointChange(sv, +1)
 	}
 	s.podReadyAgain(p)
+	if w := p.owner; w != nil && w.ordered {
+		s.syncStatefulSet(w)
+	}
 }
 
 // terminate starts deleting a pod: it leaves its Services' endpoints at
@@ -308,15 +324,21 @@ func (s *Simulation) afterGone(p *simPod) {
 	for _, b := range p.pdbs {
 		delete(b.pods, p)
 	}
-	if p.owner != nil && p.owner.kind == "StatefulSet" {
-		s.recreate(p)
+	switch {
+	case p.owner == nil:
+	case p.owner.kind == "StatefulSet":
+		s.statefulPodGone(p)
+	case p.owner.kind == "Job" && p.owner.job.onlyFailed:
+		s.jobPodFailed(p)
 	}
 }
 
 // replaceOnTerminating is the controllers' reaction to a pod starting to
-// terminate: a ReplicaSet or a Job creates the replacement at once; a
-// StatefulSet waits for the pod to be gone; a DaemonSet pod leaves with its
-// node; a bare pod is lost.
+// terminate: a ReplicaSet creates the replacement at once; a Job counts a
+// failure and replaces the pod after its back-off (with
+// podReplacementPolicy Failed, once the pod is gone); a StatefulSet waits
+// for the pod to be gone; a DaemonSet pod leaves with its node; a bare pod
+// is lost.
 func (s *Simulation) replaceOnTerminating(p *simPod) {
 	switch {
 	case p.owner == nil:
@@ -324,8 +346,12 @@ func (s *Simulation) replaceOnTerminating(p *simPod) {
 	case p.owner.kind == "ReplicaSet":
 		s.recreate(p)
 	case p.owner.kind == "Job":
-		s.result.Summary.LostJobPodSeconds += (s.clk.now - p.startedAt + s.runningBefore(p)).Seconds()
-		s.recreate(p)
+		if p.state != podPending {
+			s.result.Summary.LostJobPodSeconds += (s.clk.now - p.startedAt + s.runningBefore(p)).Seconds()
+		}
+		if !p.owner.job.onlyFailed {
+			s.jobPodFailed(p)
+		}
 	}
 }
 
@@ -359,9 +385,13 @@ func (s *Simulation) recreate(old *simPod) {
 	obj.UID = types.UID(fmt.Sprintf("%s-r%d", old.lineage.uid, s.seq+1))
 	now := s.timeAt(s.clk.now)
 	obj.CreationTimestamp = now
-	p := &simPod{obj: obj, state: podPending, owner: w, lineage: old.lineage, services: old.services, pdbs: old.pdbs, seq: s.nextSeq()}
+	p := &simPod{obj: obj, state: podPending, owner: w, lineage: old.lineage, services: old.services, pdbs: old.pdbs,
+		seq: s.nextSeq(), queuedAt: s.clk.now, evictedAt: -1}
 	for _, b := range p.pdbs {
 		b.pods[p] = true
+	}
+	if w.members != nil {
+		w.members[p] = true
 	}
 	s.pods = append(s.pods, p)
 	s.pending[p] = true
@@ -425,7 +455,7 @@ func waitsForNode(res scheduler.Result) bool {
 }
 
 // schedulePending tries the pending pods the scheduling queue would pop
-// now, in its order (priority, then age): new pods, and pods that failed
+// now, in its order (queuedBefore): new pods, and pods that failed
 // before, a cluster event has moved back to the queue since (a node event
 // for a pod only node-level plugins rejected), and whose backoff is over.
 // The backoff is kube-scheduler's: 1 s after the first failed attempt,
@@ -443,13 +473,7 @@ func (s *Simulation) schedulePending() {
 			queue = append(queue, p)
 		}
 	}
-	sort.Slice(queue, func(i, j int) bool {
-		pi, pj := priority(queue[i].obj), priority(queue[j].obj)
-		if pi != pj {
-			return pi > pj
-		}
-		return queue[i].seq < queue[j].seq
-	})
+	sort.Slice(queue, func(i, j int) bool { return queuedBefore(queue[i], queue[j]) })
 	failed := map[types.UID]bool{}
 	next := time.Duration(-1)
 	for _, p := range queue {
@@ -496,6 +520,20 @@ func (s *Simulation) schedulePending() {
 			s.schedulePending()
 		})
 	}
+}
+
+// queuedBefore is the scheduling queue's order (the PrioritySort plugin's
+// Less): higher priority first, then the pod that entered the queue
+// earlier — its creation, or its last failed attempt, which puts it back
+// with a new timestamp — and creation order between equals.
+func queuedBefore(a, b *simPod) bool {
+	if pa, pb := priority(a.obj), priority(b.obj); pa != pb {
+		return pa > pb
+	}
+	if a.queuedAt != b.queuedAt {
+		return a.queuedAt < b.queuedAt
+	}
+	return a.seq < b.seq
 }
 
 // requeued reports whether the scheduling queue holds p (rather than its
@@ -550,6 +588,7 @@ const (
 // the next cluster event, and then for its backoff.
 func (s *Simulation) failedAttempt(p *simPod) {
 	p.attempts++
+	p.queuedAt = s.clk.now
 	c := s.clusterOfPod(p)
 	p.changesAtFail, p.nodeChangesAtFail = s.changes[c], s.nodeChanges[c]
 	backoff := initialBackoff
@@ -591,10 +630,13 @@ func (s *Simulation) batchIndex() int {
 }
 
 // bind places a pending pod on a node; it is Ready after its start-up time.
+// Until then it stays in phase Pending (image pull, containers starting),
+// so that an eviction deletes it without consulting any budget, as the
+// eviction handler does for a Pending pod.
 func (s *Simulation) bind(p *simPod, node string) {
 	s.unpend(p)
 	p.obj.Spec.NodeName = node
-	p.obj.Status.Phase = corev1.PodRunning
+	p.obj.Status.Phase = corev1.PodPending
 	start := s.timeAt(s.clk.now)
 	p.obj.Status.StartTime = &start
 	p.state = podStarting
@@ -648,6 +690,31 @@ func (s *Simulation) preempt(p *simPod, res scheduler.Result) {
 			s.terminate(vp, plan.GracePeriod(vp.obj, plan.DrainOptions{}))
 		}
 	}
+}
+
+// budgetStatus is a budget's status as the disruption controller
+// publishes it now, for the scheduler's preemption: the counts of
+// budget.status, and in disruptedPods the pods evicted less than two
+// minutes ago that are not gone yet (the eviction handler records them;
+// the controller forgets them once they are deleted, or after
+// DeletionTimeout).
+func (s *Simulation) budgetStatus(pdb *policyv1.PodDisruptionBudget) policyv1.PodDisruptionBudgetStatus {
+	b := s.budgetByKey[pdb.Namespace+"/"+pdb.Name]
+	if b == nil {
+		return pdb.Status
+	}
+	st := b.status()
+	out := policyv1.PodDisruptionBudgetStatus{ObservedGeneration: pdb.Generation, DisruptionsAllowed: st.DisruptionsAllowed,
+		CurrentHealthy: st.CurrentHealthy, DesiredHealthy: st.DesiredHealthy, ExpectedPods: st.ExpectedPods}
+	for p := range b.pods {
+		if p.state == podTerminating && p.evictedAt >= 0 && s.clk.now-p.evictedAt < plan.DisruptedPodMemory {
+			if out.DisruptedPods == nil {
+				out.DisruptedPods = map[string]metav1.Time{}
+			}
+			out.DisruptedPods[p.obj.Name] = s.timeAt(p.evictedAt)
+		}
+	}
+	return out
 }
 
 func (s *Simulation) findPod(namespace, name, node string) *simPod {

@@ -179,8 +179,7 @@ func (s *Simulation) runWindow(p *plan.Plan) {
 				n := s.nodes[names[next]]
 				next++
 				s.setCordon(n, true)
-				nr := &nodeRun{node: n, batch: bs, opts: p.Spec.Drain, toEvict: map[*simPod]bool{},
-					waiting: map[*simPod]bool{}, blockedBy: map[*simPod]string{}, firstBlocked: -1, displaced: map[*simPod]bool{}}
+				nr := newNodeRun(n, bs, p.Spec.Drain)
 				bs.runs = append(bs.runs, nr)
 				inFlight++
 				s.drain(nr)
