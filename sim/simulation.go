@@ -346,9 +346,7 @@ func (s *Simulation) replaceOnTerminating(p *simPod) {
 	case p.owner.kind == "ReplicaSet":
 		s.recreate(p)
 	case p.owner.kind == "Job":
-		if p.state != podPending {
-			s.result.Summary.LostJobPodSeconds += (s.clk.now - p.startedAt + s.runningBefore(p)).Seconds()
-		}
+		s.result.Summary.LostJobPodSeconds += (s.clk.now - p.startedAt + s.runningBefore(p)).Seconds()
 		if !p.owner.job.onlyFailed {
 			s.jobPodFailed(p)
 		}
