@@ -125,28 +125,15 @@ func TestDrainAgreesWithKubectl(t *testing.T) {
 						diffs = append(diffs, fmt.Sprintf("%s: Drain says %q, kubectl %q", pod, weRefuse[pod], msg))
 					}
 				}
-				switch {
-				case len(diffs) == 0:
-				case onlyKnownReasonDiffs(diffs):
-					t.Skipf("KNOWN DISCREPANCY with upstream: Drain's refusal reasons for a bare pod (prefixed \"cannot delete \") "+
-						"and for an orphaned DaemonSet pod are not kubectl's words:\n%s", strings.Join(diffs, "\n"))
-				default:
+				// Drain's reasons are kubectl's words (the bare pod's and the
+				// orphaned DaemonSet pod's discrepancy is resolved): any
+				// difference fails.
+				if len(diffs) > 0 {
 					t.Error(strings.Join(diffs, "\n"))
 				}
 			})
 		})
 	}
-}
-
-// onlyKnownReasonDiffs reports whether every reason mismatch is one of the
-// two known ones (so that a new mismatch still fails the test).
-func onlyKnownReasonDiffs(diffs []string) bool {
-	for _, d := range diffs {
-		if !strings.Contains(d, kubectlUnmanagedFatal) && !strings.Contains(d, "not found") {
-			return false
-		}
-	}
-	return true
 }
 
 // flagCombinations is every combination of the three drain flags, all on
