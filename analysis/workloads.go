@@ -360,9 +360,10 @@ func listOf(items []string, limit int) string {
 
 // assumedOwner reports whether w owns pods but is not in the snapshot
 // (an orphaned DaemonSet pod is left to the drain rules: nothing
-// recreates it).
+// recreates it; a static pod's mirror is owned by its Node and returns
+// with it).
 func (w *workload) assumedOwner() bool {
-	return !w.known && w.kind != kindDaemonSet && len(w.pods) > 0
+	return !w.known && w.kind != kindDaemonSet && w.kind != "Node" && len(w.pods) > 0
 }
 
 // assumedControllers counts the controllers the snapshot lacks, by kind.
@@ -392,7 +393,15 @@ func (x *index) checkAssumedControllers(risks *riskSet) {
 			how = "recreates an evicted pod under the same name once it is gone, as a StatefulSet does"
 		}
 		risks.add(plan.RiskAssumedController, plan.Low, w.object(), fmt.Sprintf(
-			"the controller of %d pods is not in the snapshot: the simulation assumes it %s (set its identity under controllers: in the --config file if it keeps pod names and volumes), and that a budget with maxUnavailable or a percentage over its pods allows no disruption unless its resource serves /scale (hasScale)",
-			len(w.pods), how))
+			"the controller of %s is not in the snapshot: the simulation assumes it %s (set its identity under controllers: in the --config file if it keeps pod names and volumes), and that a budget with maxUnavailable or a percentage over its pods allows no disruption unless its resource serves /scale (hasScale)",
+			pods(len(w.pods)), how))
 	}
+}
+
+// pods says "1 pod" or "n pods".
+func pods(n int) string {
+	if n == 1 {
+		return "1 pod"
+	}
+	return fmt.Sprintf("%d pods", n)
 }

@@ -354,13 +354,17 @@ func mergeAnnotations(maps ...map[string]string) map[string]string {
 // name; identity "stable" (and an absent StatefulSet) recreates the same
 // name once the old pod is gone. An owner named DaemonSet that is absent
 // stays an orphan: kubectl drain deletes it with --force and nothing
-// recreates it (plan.Drain). Each such controller is listed in the
+// recreates it (plan.Drain); a mirror pod (owned by its Node) returns with
+// its node. Each such controller is listed in the
 // result (Result.Semantics.AssumedControllers).
 func (s *Simulation) assumeControllers(snap *snapshot.Snapshot) {
 	for i := range snap.Pods {
 		src := &snap.Pods[i]
 		ref := metav1.GetControllerOf(src)
-		if ref == nil || ref.Kind == "DaemonSet" || src.Status.Phase == corev1.PodSucceeded || src.Status.Phase == corev1.PodFailed {
+		// A static pod's mirror is owned by its Node: the kubelet, not a
+		// controller, brings it back with the node.
+		if ref == nil || ref.Kind == "DaemonSet" || ref.Kind == "Node" || plan.IsMirrorPod(src) ||
+			src.Status.Phase == corev1.PodSucceeded || src.Status.Phase == corev1.PodFailed {
 			continue
 		}
 		if w := s.workloads[ref.UID]; w != nil {

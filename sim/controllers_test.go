@@ -450,3 +450,21 @@ func TestLocalVolumesAreWipedByAReinstall(t *testing.T) {
 	}
 	t.Fatalf("want a LocalStorage risk on StatefulSet/default/db, got %+v", r.Risks)
 }
+
+// TestAMirrorPodOwnedByItsNodeIsNoAssumedController: a static pod's mirror
+// names its Node as controller; the kubelet brings it back with the node,
+// so it is neither recreated elsewhere nor listed as an assumed controller.
+func TestAMirrorPodOwnedByItsNodeIsNoAssumedController(t *testing.T) {
+	c := newCluster(three()...)
+	p := Pod("kube-proxy-n1").NS("kube-system").On("n1").Running().Obj()
+	p.Annotations = map[string]string{corev1.MirrorPodAnnotationKey: "hash"}
+	p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: "n1", UID: "uid-node-n1", Controller: ptrTo(true)}}
+	c.pod(p)
+	r := simulate(t, c, "1")
+	if len(r.Semantics.AssumedControllers) != 0 {
+		t.Fatalf("assumed controllers %+v, want none", r.Semantics.AssumedControllers)
+	}
+	if r.Summary.Evictions != 0 || r.Summary.PodMovesMax != 0 || r.Summary.LostPods != 0 || r.Summary.PendingAtEnd != 0 {
+		t.Fatalf("the mirror pod should return with its node, untouched: %+v", r.Summary)
+	}
+}
