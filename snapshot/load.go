@@ -45,9 +45,16 @@ func Load(path string) (*Snapshot, error) {
 			Code: IssueUnreadable, File: path, Message: "is a directory, not a snapshot file",
 		}}}
 	}
-	data, err := io.ReadAll(f)
+	if fi.Size() > limits.input {
+		return nil, tooLarge(path, fmt.Sprintf("the file is %d bytes, more than the limit of %s", fi.Size(), sizeString(limits.input)))
+	}
+	// The size may change while the file is read, or be unknown (a pipe).
+	data, over, err := readLimited(f, limits.input)
 	if err != nil {
 		return nil, fileError(path, err)
+	}
+	if over {
+		return nil, tooLarge(path, "the file holds more than the limit of "+sizeString(limits.input))
 	}
 	s, err := LoadBytes(path, data)
 	if err != nil {
@@ -57,6 +64,11 @@ func Load(path string) (*Snapshot, error) {
 		s.TakenAt = metav1.NewTime(fi.ModTime().Truncate(time.Second))
 	}
 	return s, nil
+}
+
+// tooLarge is the *InputError of a file over a limit.
+func tooLarge(path, msg string) error {
+	return &InputError{File: path, Issues: []Issue{{Code: IssueTooLarge, File: path, Message: msg, Err: errTooLarge}}}
 }
 
 // fileError classifies an error opening or reading path: a file that does
@@ -91,6 +103,10 @@ func fileError(path string, err error) error {
 // put in "default". managedFields and the last-applied-configuration
 // annotation are dropped. For inputs other than the native form, Source is
 // set to name.
+//
+// Input over the limits (MaxInputBytes, compressed or not, and
+// MaxYAMLDocumentBytes per YAML document) is rejected with an
+// IssueTooLarge.
 //
 // The result is validated (see Validate). Errors come back as an
 // *InputError listing every problem found; warnings are in the snapshot's
@@ -153,14 +169,29 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // load dispatches data to the JSON or the YAML reader.
 func (l *loader) load(data []byte) {
 	if bytes.HasPrefix(data, gzipMagic) {
+		if int64(len(data)) > limits.input {
+			l.add(position{}, Issue{Code: IssueTooLarge, Err: errTooLarge,
+				Message: fmt.Sprintf("the input is %d bytes, more than the limit of %s", len(data), sizeString(limits.input))})
+			return
+		}
 		zr, err := gzip.NewReader(bytes.NewReader(data))
+		over := false
 		if err == nil {
-			data, err = io.ReadAll(zr)
+			data, over, err = readLimited(zr, limits.input)
 		}
 		if err != nil {
 			l.add(position{}, Issue{Code: IssueSyntax, Message: "reading gzip data: " + err.Error(), Err: err})
 			return
 		}
+		if over {
+			l.add(position{}, Issue{Code: IssueTooLarge, Err: errTooLarge,
+				Message: "the gzip data decompresses to more than the limit of " + sizeString(limits.input)})
+			return
+		}
+	} else if int64(len(data)) > limits.input {
+		l.add(position{}, Issue{Code: IssueTooLarge, Err: errTooLarge,
+			Message: fmt.Sprintf("the input is %d bytes, more than the limit of %s", len(data), sizeString(limits.input))})
+		return
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
@@ -284,6 +315,12 @@ func (l *loader) loadYAML(data []byte) {
 		pos := position{line: d.line}
 		if multi {
 			pos.doc = i + 1
+		}
+		if int64(len(d.text)) > limits.yamlDocument {
+			l.add(pos, Issue{Code: IssueTooLarge, Err: errTooLarge,
+				Message: fmt.Sprintf("the YAML document is %d bytes, more than the limit of %s: write large Lists as JSON (kubectl get -o json)",
+					len(d.text), sizeString(limits.yamlDocument))})
+			continue
 		}
 		raw, err := yaml.YAMLToJSON(d.text)
 		if err != nil {
