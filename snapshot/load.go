@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -100,9 +99,10 @@ func fileError(path string, err error) error {
 // ServiceAccounts, Roles and RoleBindings are only counted per namespace (a
 // ConfigMap's or Secret's data is measured, never kept); objects of other
 // kinds are counted in Skipped. Namespaced objects without a namespace are
-// put in "default". managedFields and the last-applied-configuration
-// annotation are dropped. For inputs other than the native form, Source is
-// set to name.
+// put in "default". What may carry secrets is redacted (Scrub):
+// managedFields and the last-applied-configuration annotation are dropped,
+// env values, command lines and other values are replaced by Redacted. For
+// inputs other than the native form, Source is set to name.
 //
 // Input over the limits (MaxInputBytes, compressed or not, and
 // MaxYAMLDocumentBytes per YAML document) is rejected with an
@@ -122,6 +122,7 @@ func LoadBytes(name string, data []byte) (*Snapshot, error) {
 	if !l.native {
 		s.Source = name
 	}
+	s.Scrub()
 	valErrs, valWarnings := splitIssues(s.issues())
 	for i := range valErrs {
 		valErrs[i].File = name
@@ -636,23 +637,14 @@ func (l *loader) skip(kind string) {
 	l.s.Skipped[kind]++
 }
 
-// sanitize drops what a snapshot never needs: the type metadata (the slice
-// says the kind), managedFields and kubectl's copy of the last applied
-// configuration. It sets the namespace, which may have been defaulted.
+// sanitize drops the type metadata (the slice says the kind) and sets the
+// namespace, which may have been defaulted. What may carry secrets is for
+// Scrub, which LoadBytes calls on the whole snapshot.
 func sanitize(obj runtime.Object, namespace string) {
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	m, ok := obj.(metav1.Object)
 	if !ok {
 		return
-	}
-	m.SetManagedFields(nil)
-	if ann := m.GetAnnotations(); ann != nil {
-		if _, ok := ann[corev1.LastAppliedConfigAnnotation]; ok {
-			delete(ann, corev1.LastAppliedConfigAnnotation)
-			if len(ann) == 0 {
-				m.SetAnnotations(nil)
-			}
-		}
 	}
 	if m.GetNamespace() == "" && namespace != "" {
 		m.SetNamespace(namespace)
