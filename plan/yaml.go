@@ -41,18 +41,39 @@ func (e *InvalidError) Error() string {
 // Unwrap returns the parse error, if any.
 func (e *InvalidError) Unwrap() error { return e.Err }
 
+// MaxPlanBytes bounds a plan document: Load and LoadBytes reject a larger
+// one before parsing it. A plan names each node once and carries a few
+// figures per batch: a plan of 5,000 nodes is well under 1 MiB.
+const MaxPlanBytes = 64 << 20
+
+// maxPlanBytes is the limit in force; tests lower it.
+var maxPlanBytes int64 = MaxPlanBytes
+
+// ErrTooLarge is the error of an *InvalidError for a plan over
+// MaxPlanBytes.
+var ErrTooLarge = errors.New("the plan is too large")
+
 // Load reads and validates a plan document (YAML or JSON). Unknown fields
-// are errors.
+// are errors; a file over MaxPlanBytes is not read.
 func Load(path string) (*Plan, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading plan: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
+	data, err := io.ReadAll(io.LimitReader(f, maxPlanBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading plan %s: %w", path, err)
 	}
 	return LoadBytes(path, data)
 }
 
 // LoadBytes parses and validates a plan document; name is used in errors.
+// A document over MaxPlanBytes is an *InvalidError wrapping ErrTooLarge.
 func LoadBytes(name string, data []byte) (*Plan, error) {
+	if int64(len(data)) > maxPlanBytes {
+		return nil, &InvalidError{File: name, Err: fmt.Errorf("%w: more than the limit of %d MiB", ErrTooLarge, maxPlanBytes>>20)}
+	}
 	var p Plan
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
@@ -72,9 +93,10 @@ func LoadBytes(name string, data []byte) (*Plan, error) {
 	return &p, nil
 }
 
-// Save writes the plan as YAML, atomically.
+// Save writes the plan as YAML, atomically, with mode 0600: its hooks'
+// environment may hold credentials.
 func (p *Plan) Save(path string) error {
-	if err := atomicfile.Write(path, p.Encode); err != nil {
+	if err := atomicfile.WritePrivate(path, p.Encode); err != nil {
 		return fmt.Errorf("writing plan %s: %w", path, err)
 	}
 	return nil

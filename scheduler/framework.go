@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 
@@ -35,35 +36,57 @@ import (
 
 var registerMetrics sync.Once
 
+// MaxConfigBytes bounds a scheduler configuration file (--scheduler-config):
+// a larger one is refused without being read whole.
+const MaxConfigBytes = 1 << 20
+
 // loadProfile returns the scheduler profile to run: the named (or first)
 // profile of the KubeSchedulerConfiguration in file, decoded and defaulted by
 // the scheduler's own scheme, or the default profile when file is empty.
 func loadProfile(file, name string) (*config.KubeSchedulerProfile, error) {
-	var cfg *config.KubeSchedulerConfiguration
 	if file == "" {
 		def, err := latest.Default()
 		if err != nil {
 			return nil, fmt.Errorf("building the default scheduler configuration: %w", err)
 		}
-		cfg = def
-	} else {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("reading scheduler configuration: %w", err)
-		}
-		obj, _, err := configscheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%s: decoding KubeSchedulerConfiguration: %w", file, err)
-		}
-		c, ok := obj.(*config.KubeSchedulerConfiguration)
-		if !ok {
-			return nil, fmt.Errorf("%s: expected a KubeSchedulerConfiguration, got %T", file, obj)
-		}
-		if err := validation.ValidateKubeSchedulerConfiguration(c); err != nil {
-			return nil, fmt.Errorf("%s: invalid KubeSchedulerConfiguration: %w", file, err)
-		}
-		cfg = c
+		return pickProfile(file, def, name)
 	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading scheduler configuration: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading scheduler configuration %s: %w", file, err)
+	}
+	return decodeProfile(file, data, name)
+}
+
+// decodeProfile decodes, defaults and validates the KubeSchedulerConfiguration
+// in data, read from file, and returns its named (or first) profile. Every
+// error names the file.
+func decodeProfile(file string, data []byte, name string) (*config.KubeSchedulerProfile, error) {
+	if len(data) > MaxConfigBytes {
+		return nil, fmt.Errorf("%s: the file is larger than the limit of %d MiB", file, MaxConfigBytes>>20)
+	}
+	obj, _, err := configscheme.Codecs.UniversalDecoder().Decode(data, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: decoding KubeSchedulerConfiguration: %w", file, err)
+	}
+	c, ok := obj.(*config.KubeSchedulerConfiguration)
+	if !ok {
+		return nil, fmt.Errorf("%s: expected a KubeSchedulerConfiguration, got %T", file, obj)
+	}
+	if err := validation.ValidateKubeSchedulerConfiguration(c); err != nil {
+		return nil, fmt.Errorf("%s: invalid KubeSchedulerConfiguration: %w", file, err)
+	}
+	return pickProfile(file, c, name)
+}
+
+// pickProfile returns the profile of cfg named name, or its first profile
+// when name is empty.
+func pickProfile(file string, cfg *config.KubeSchedulerConfiguration, name string) (*config.KubeSchedulerProfile, error) {
 	if len(cfg.Profiles) == 0 {
 		return nil, fmt.Errorf("%s: the scheduler configuration has no profile", file)
 	}

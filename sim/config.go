@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -188,45 +189,90 @@ func DefaultConfig() Config {
 	return Config{Timing: DefaultTiming(), DegradedBelow: 0.75, Variability: DefaultVariability()}
 }
 
-// LoadConfig reads a config file over the defaults.
+// MaxConfigBytes bounds a config file: LoadConfig refuses a larger one
+// without reading it whole.
+const MaxConfigBytes = 1 << 20
+
+// maxConfigSeconds bounds every duration of a config file: 10^7 s, about
+// 116 days, far below where a time.Duration overflows.
+const maxConfigSeconds = 1e7
+
+// LoadConfig reads a config file over the defaults. Every error names the
+// file and, for a bad value, its field.
 func LoadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
-		return cfg, fmt.Errorf("reading simulation config: %w", err)
+		return DefaultConfig(), fmt.Errorf("reading simulation config: %w", err)
+	}
+	defer func() { _ = f.Close() }() // read-only: nothing to lose
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
+	if err != nil {
+		return DefaultConfig(), fmt.Errorf("reading simulation config %s: %w", path, err)
+	}
+	return parseConfig(path, data)
+}
+
+// parseConfig decodes a config document over the defaults and checks it;
+// name is the file it came from, for messages.
+func parseConfig(name string, data []byte) (Config, error) {
+	cfg := DefaultConfig()
+	if len(data) > MaxConfigBytes {
+		return cfg, fmt.Errorf("%s: the file is larger than the limit of %d MiB", name, MaxConfigBytes>>20)
 	}
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return cfg, fmt.Errorf("%s: %w", path, err)
+		return cfg, fmt.Errorf("%s: %w", name, err)
 	}
-	return cfg, cfg.compile(path)
+	return cfg, cfg.compile(name)
+}
+
+// namedValue is a config value and its field path, for messages.
+type namedValue struct {
+	name string
+	v    float64
 }
 
 func (c *Config) compile(source string) error {
 	t := c.Timing
-	for name, v := range map[string]float64{
-		"timing.podStartupSeconds": t.PodStartupSeconds, "timing.reinstallSeconds": t.ReinstallSeconds,
-		"timing.joinSeconds": t.JoinSeconds, "timing.soakSeconds": t.SoakSeconds,
-		"timing.evictionRetrySeconds": t.EvictionRetrySeconds, "timing.drainTimeoutSeconds": t.DrainTimeoutSeconds,
-		"timing.objectCopySeconds": t.ObjectCopySeconds, "timing.cutoverSeconds": t.CutoverSeconds,
-		"timing.dataSwitchSeconds": t.DataSwitchSeconds,
-	} {
-		if v < 0 {
-			return fmt.Errorf("%s: %s: must not be negative, got %v", source, name, v)
+	durations := []namedValue{
+		{"timing.podStartupSeconds", t.PodStartupSeconds}, {"timing.reinstallSeconds", t.ReinstallSeconds},
+		{"timing.joinSeconds", t.JoinSeconds}, {"timing.soakSeconds", t.SoakSeconds},
+		{"timing.evictionRetrySeconds", t.EvictionRetrySeconds}, {"timing.drainTimeoutSeconds", t.DrainTimeoutSeconds},
+		{"timing.objectCopySeconds", t.ObjectCopySeconds}, {"timing.cutoverSeconds", t.CutoverSeconds},
+		{"timing.dataSwitchSeconds", t.DataSwitchSeconds},
+	}
+	if t.TerminationSeconds != nil {
+		durations = append(durations, namedValue{"timing.terminationSeconds", *t.TerminationSeconds})
+	}
+	for i, o := range c.Overrides {
+		if o.PodStartupSeconds != nil {
+			durations = append(durations, namedValue{fmt.Sprintf("overrides[%d].podStartupSeconds", i), *o.PodStartupSeconds})
+		}
+		if o.TerminationSeconds != nil {
+			durations = append(durations, namedValue{fmt.Sprintf("overrides[%d].terminationSeconds", i), *o.TerminationSeconds})
+		}
+	}
+	for _, d := range durations {
+		// NaN fails both comparisons: !(v >= 0) catches it.
+		if !(d.v >= 0) {
+			return fmt.Errorf("%s: %s: must not be negative, got %v", source, d.name, d.v)
+		}
+		if d.v > maxConfigSeconds {
+			return fmt.Errorf("%s: %s: must be at most %g seconds, got %v", source, d.name, maxConfigSeconds, d.v)
 		}
 	}
 	v := c.Variability
-	for name, x := range map[string]float64{
-		"variability.podStartupSigma": v.PodStartupSigma, "variability.terminationSigma": v.TerminationSigma,
-		"variability.reinstallSigma": v.ReinstallSigma, "variability.joinSigma": v.JoinSigma,
+	for _, x := range []namedValue{
+		{"variability.podStartupSigma", v.PodStartupSigma}, {"variability.terminationSigma", v.TerminationSigma},
+		{"variability.reinstallSigma", v.ReinstallSigma}, {"variability.joinSigma", v.JoinSigma},
 	} {
-		if x < 0 || x > 3 {
-			return fmt.Errorf("%s: %s: want a value between 0 and 3, got %v", source, name, x)
+		if !(x.v >= 0 && x.v <= 3) {
+			return fmt.Errorf("%s: %s: want a value between 0 and 3, got %v", source, x.name, x.v)
 		}
 	}
 	if t.EvictionRetrySeconds == 0 {
 		return fmt.Errorf("%s: timing.evictionRetrySeconds: must be positive", source)
 	}
-	if c.DegradedBelow <= 0 || c.DegradedBelow > 1 {
+	if !(c.DegradedBelow > 0 && c.DegradedBelow <= 1) {
 		return fmt.Errorf("%s: degradedBelow: must be in (0, 1], got %v", source, c.DegradedBelow)
 	}
 	for i, b := range c.Controllers {

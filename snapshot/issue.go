@@ -44,6 +44,9 @@ const (
 	// IssueInvalidDocument: a document is well-formed but is not a
 	// Kubernetes object, List or ClusterSnapshot that noderoll can use.
 	IssueInvalidDocument IssueCode = "InvalidDocument"
+	// IssueTooLarge: the input is over a limit (MaxInputBytes, compressed
+	// or not, or MaxYAMLDocumentBytes for one YAML document).
+	IssueTooLarge IssueCode = "TooLarge"
 	// IssueMissingKind: an object has no kind or no apiVersion.
 	IssueMissingKind IssueCode = "MissingKind"
 	// IssueMissingName: an object has no metadata.name.

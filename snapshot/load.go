@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -45,9 +44,16 @@ func Load(path string) (*Snapshot, error) {
 			Code: IssueUnreadable, File: path, Message: "is a directory, not a snapshot file",
 		}}}
 	}
-	data, err := io.ReadAll(f)
+	if fi.Size() > limits.input {
+		return nil, tooLarge(path, fmt.Sprintf("the file is %d bytes, more than the limit of %s", fi.Size(), sizeString(limits.input)))
+	}
+	// The size may change while the file is read, or be unknown (a pipe).
+	data, over, err := readLimited(f, limits.input)
 	if err != nil {
 		return nil, fileError(path, err)
+	}
+	if over {
+		return nil, tooLarge(path, "the file holds more than the limit of "+sizeString(limits.input))
 	}
 	s, err := LoadBytes(path, data)
 	if err != nil {
@@ -57,6 +63,11 @@ func Load(path string) (*Snapshot, error) {
 		s.TakenAt = metav1.NewTime(fi.ModTime().Truncate(time.Second))
 	}
 	return s, nil
+}
+
+// tooLarge is the *InputError of a file over a limit.
+func tooLarge(path, msg string) error {
+	return &InputError{File: path, Issues: []Issue{{Code: IssueTooLarge, File: path, Message: msg, Err: errTooLarge}}}
 }
 
 // fileError classifies an error opening or reading path: a file that does
@@ -88,9 +99,14 @@ func fileError(path string, err error) error {
 // ServiceAccounts, Roles and RoleBindings are only counted per namespace (a
 // ConfigMap's or Secret's data is measured, never kept); objects of other
 // kinds are counted in Skipped. Namespaced objects without a namespace are
-// put in "default". managedFields and the last-applied-configuration
-// annotation are dropped. For inputs other than the native form, Source is
-// set to name.
+// put in "default". What may carry secrets is redacted (Scrub):
+// managedFields and the last-applied-configuration annotation are dropped,
+// env values, command lines and other values are replaced by Redacted. For
+// inputs other than the native form, Source is set to name.
+//
+// Input over the limits (MaxInputBytes, compressed or not, and
+// MaxYAMLDocumentBytes per YAML document) is rejected with an
+// IssueTooLarge.
 //
 // The result is validated (see Validate). Errors come back as an
 // *InputError listing every problem found; warnings are in the snapshot's
@@ -106,6 +122,7 @@ func LoadBytes(name string, data []byte) (*Snapshot, error) {
 	if !l.native {
 		s.Source = name
 	}
+	s.Scrub()
 	valErrs, valWarnings := splitIssues(s.issues())
 	for i := range valErrs {
 		valErrs[i].File = name
@@ -153,14 +170,29 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // load dispatches data to the JSON or the YAML reader.
 func (l *loader) load(data []byte) {
 	if bytes.HasPrefix(data, gzipMagic) {
+		if int64(len(data)) > limits.input {
+			l.add(position{}, Issue{Code: IssueTooLarge, Err: errTooLarge,
+				Message: fmt.Sprintf("the input is %d bytes, more than the limit of %s", len(data), sizeString(limits.input))})
+			return
+		}
 		zr, err := gzip.NewReader(bytes.NewReader(data))
+		over := false
 		if err == nil {
-			data, err = io.ReadAll(zr)
+			data, over, err = readLimited(zr, limits.input)
 		}
 		if err != nil {
 			l.add(position{}, Issue{Code: IssueSyntax, Message: "reading gzip data: " + err.Error(), Err: err})
 			return
 		}
+		if over {
+			l.add(position{}, Issue{Code: IssueTooLarge, Err: errTooLarge,
+				Message: "the gzip data decompresses to more than the limit of " + sizeString(limits.input)})
+			return
+		}
+	} else if int64(len(data)) > limits.input {
+		l.add(position{}, Issue{Code: IssueTooLarge, Err: errTooLarge,
+			Message: fmt.Sprintf("the input is %d bytes, more than the limit of %s", len(data), sizeString(limits.input))})
+		return
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
 	trimmed := bytes.TrimLeft(data, " \t\r\n")
@@ -284,6 +316,12 @@ func (l *loader) loadYAML(data []byte) {
 		pos := position{line: d.line}
 		if multi {
 			pos.doc = i + 1
+		}
+		if int64(len(d.text)) > limits.yamlDocument {
+			l.add(pos, Issue{Code: IssueTooLarge, Err: errTooLarge,
+				Message: fmt.Sprintf("the YAML document is %d bytes, more than the limit of %s: write large Lists as JSON (kubectl get -o json)",
+					len(d.text), sizeString(limits.yamlDocument))})
+			continue
 		}
 		raw, err := yaml.YAMLToJSON(d.text)
 		if err != nil {
@@ -599,23 +637,14 @@ func (l *loader) skip(kind string) {
 	l.s.Skipped[kind]++
 }
 
-// sanitize drops what a snapshot never needs: the type metadata (the slice
-// says the kind), managedFields and kubectl's copy of the last applied
-// configuration. It sets the namespace, which may have been defaulted.
+// sanitize drops the type metadata (the slice says the kind) and sets the
+// namespace, which may have been defaulted. What may carry secrets is for
+// Scrub, which LoadBytes calls on the whole snapshot.
 func sanitize(obj runtime.Object, namespace string) {
 	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{})
 	m, ok := obj.(metav1.Object)
 	if !ok {
 		return
-	}
-	m.SetManagedFields(nil)
-	if ann := m.GetAnnotations(); ann != nil {
-		if _, ok := ann[corev1.LastAppliedConfigAnnotation]; ok {
-			delete(ann, corev1.LastAppliedConfigAnnotation)
-			if len(ann) == 0 {
-				m.SetAnnotations(nil)
-			}
-		}
 	}
 	if m.GetNamespace() == "" && namespace != "" {
 		m.SetNamespace(namespace)

@@ -15,16 +15,19 @@ import (
 )
 
 // Save writes the snapshot in the native form: JSON, gzip-compressed when
-// path ends in ".gz", with apiVersion and kind set. The write is atomic: the
-// data goes to a temporary file in the same directory, which is synced and
-// then renamed over path; on any failure the temporary file is removed and
-// path is left as it was.
+// path ends in ".gz", with apiVersion and kind set, readable by its owner
+// only (mode 0600). It scrubs s first, in place (Scrub): no value that may
+// be a secret is written, whatever built s. The write is atomic: the data
+// goes to a temporary file in the same directory, which is synced and then
+// renamed over path; on any failure the temporary file is removed and path
+// is left as it was.
 func (s *Snapshot) Save(path string) error {
 	if path == "" {
 		return fmt.Errorf("saving snapshot: %w", errNoPath)
 	}
+	s.Scrub()
 	compress := strings.HasSuffix(path, ".gz")
-	if err := atomicfile.Write(path, func(w io.Writer) error { return s.encode(w, compress) }); err != nil {
+	if err := atomicfile.WritePrivate(path, func(w io.Writer) error { return s.encode(w, compress) }); err != nil {
 		return fmt.Errorf("saving snapshot %s: %w", path, err)
 	}
 	return nil

@@ -112,8 +112,8 @@ func TestSave_replacesAnExistingFileWithoutLeavingTemporaryFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v, want 0644", fi.Mode().Perm())
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600: a snapshot is for its owner only", fi.Mode().Perm())
 	}
 	if mustLoad(t, path).Fingerprint() != s.Fingerprint() {
 		t.Error("the saved snapshot differs")

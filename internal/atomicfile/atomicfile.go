@@ -13,7 +13,20 @@ import (
 )
 
 // Write creates path atomically with mode 0644 from what fill writes.
-func Write(path string, fill func(io.Writer) error) (err error) {
+func Write(path string, fill func(io.Writer) error) error {
+	return WriteMode(path, 0o644, fill)
+}
+
+// WritePrivate creates path atomically with mode 0600 (read and write for
+// its owner only) from what fill writes: for files that may hold what
+// others should not read, such as snapshots and plans.
+func WritePrivate(path string, fill func(io.Writer) error) error {
+	return WriteMode(path, 0o600, fill)
+}
+
+// WriteMode creates path atomically with mode perm from what fill writes.
+// The temporary file has mode 0600 until it is complete.
+func WriteMode(path string, perm os.FileMode, fill func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -30,7 +43,7 @@ func Write(path string, fill func(io.Writer) error) (err error) {
 	if err := fill(tmp); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {

@@ -378,102 +378,87 @@ var kinds = []kind{
 	stored(corev1.SchemeGroupVersion.WithResource("nodes"), false,
 		func(c kubernetes.Interface, _ string) listFunc[*corev1.NodeList] { return c.CoreV1().Nodes().List },
 		func(l *corev1.NodeList) []corev1.Node { return l.Items },
-		func(s *snapshot.Snapshot) *[]corev1.Node { return &s.Nodes },
-		func(n *corev1.Node) { clean(n) }),
+		func(s *snapshot.Snapshot) *[]corev1.Node { return &s.Nodes }),
 	stored(corev1.SchemeGroupVersion.WithResource("pods"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*corev1.PodList] { return c.CoreV1().Pods(ns).List },
 		func(l *corev1.PodList) []corev1.Pod { return l.Items },
-		func(s *snapshot.Snapshot) *[]corev1.Pod { return &s.Pods },
-		func(p *corev1.Pod) { clean(p); ScrubPodSpec(&p.Spec) }),
+		func(s *snapshot.Snapshot) *[]corev1.Pod { return &s.Pods }),
 	stored(policyv1.SchemeGroupVersion.WithResource("poddisruptionbudgets"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*policyv1.PodDisruptionBudgetList] {
 			return c.PolicyV1().PodDisruptionBudgets(ns).List
 		},
 		func(l *policyv1.PodDisruptionBudgetList) []policyv1.PodDisruptionBudget { return l.Items },
-		func(s *snapshot.Snapshot) *[]policyv1.PodDisruptionBudget { return &s.PodDisruptionBudgets },
-		func(p *policyv1.PodDisruptionBudget) { clean(p) }),
+		func(s *snapshot.Snapshot) *[]policyv1.PodDisruptionBudget { return &s.PodDisruptionBudgets }),
 	stored(appsv1.SchemeGroupVersion.WithResource("deployments"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*appsv1.DeploymentList] {
 			return c.AppsV1().Deployments(ns).List
 		},
 		func(l *appsv1.DeploymentList) []appsv1.Deployment { return l.Items },
-		func(s *snapshot.Snapshot) *[]appsv1.Deployment { return &s.Deployments },
-		func(d *appsv1.Deployment) { clean(d); ScrubPodSpec(&d.Spec.Template.Spec) }),
+		func(s *snapshot.Snapshot) *[]appsv1.Deployment { return &s.Deployments }),
 	stored(appsv1.SchemeGroupVersion.WithResource("replicasets"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*appsv1.ReplicaSetList] {
 			return c.AppsV1().ReplicaSets(ns).List
 		},
 		func(l *appsv1.ReplicaSetList) []appsv1.ReplicaSet { return l.Items },
-		func(s *snapshot.Snapshot) *[]appsv1.ReplicaSet { return &s.ReplicaSets },
-		func(r *appsv1.ReplicaSet) { clean(r); ScrubPodSpec(&r.Spec.Template.Spec) }),
+		func(s *snapshot.Snapshot) *[]appsv1.ReplicaSet { return &s.ReplicaSets }),
 	stored(appsv1.SchemeGroupVersion.WithResource("statefulsets"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*appsv1.StatefulSetList] {
 			return c.AppsV1().StatefulSets(ns).List
 		},
 		func(l *appsv1.StatefulSetList) []appsv1.StatefulSet { return l.Items },
-		func(s *snapshot.Snapshot) *[]appsv1.StatefulSet { return &s.StatefulSets },
-		func(st *appsv1.StatefulSet) { clean(st); ScrubPodSpec(&st.Spec.Template.Spec) }),
+		func(s *snapshot.Snapshot) *[]appsv1.StatefulSet { return &s.StatefulSets }),
 	stored(appsv1.SchemeGroupVersion.WithResource("daemonsets"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*appsv1.DaemonSetList] {
 			return c.AppsV1().DaemonSets(ns).List
 		},
 		func(l *appsv1.DaemonSetList) []appsv1.DaemonSet { return l.Items },
-		func(s *snapshot.Snapshot) *[]appsv1.DaemonSet { return &s.DaemonSets },
-		func(d *appsv1.DaemonSet) { clean(d); ScrubPodSpec(&d.Spec.Template.Spec) }),
+		func(s *snapshot.Snapshot) *[]appsv1.DaemonSet { return &s.DaemonSets }),
 	stored(batchv1.SchemeGroupVersion.WithResource("jobs"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*batchv1.JobList] { return c.BatchV1().Jobs(ns).List },
 		func(l *batchv1.JobList) []batchv1.Job { return l.Items },
-		func(s *snapshot.Snapshot) *[]batchv1.Job { return &s.Jobs },
-		func(j *batchv1.Job) { clean(j); ScrubPodSpec(&j.Spec.Template.Spec) }),
+		func(s *snapshot.Snapshot) *[]batchv1.Job { return &s.Jobs }),
 	stored(batchv1.SchemeGroupVersion.WithResource("cronjobs"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*batchv1.CronJobList] {
 			return c.BatchV1().CronJobs(ns).List
 		},
 		func(l *batchv1.CronJobList) []batchv1.CronJob { return l.Items },
-		func(s *snapshot.Snapshot) *[]batchv1.CronJob { return &s.CronJobs },
-		func(j *batchv1.CronJob) { clean(j); ScrubPodSpec(&j.Spec.JobTemplate.Spec.Template.Spec) }),
+		func(s *snapshot.Snapshot) *[]batchv1.CronJob { return &s.CronJobs }),
 	stored(corev1.SchemeGroupVersion.WithResource("services"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*corev1.ServiceList] {
 			return c.CoreV1().Services(ns).List
 		},
 		func(l *corev1.ServiceList) []corev1.Service { return l.Items },
-		func(s *snapshot.Snapshot) *[]corev1.Service { return &s.Services },
-		func(svc *corev1.Service) { clean(svc) }),
+		func(s *snapshot.Snapshot) *[]corev1.Service { return &s.Services }),
 	stored(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims"), true,
 		func(c kubernetes.Interface, ns string) listFunc[*corev1.PersistentVolumeClaimList] {
 			return c.CoreV1().PersistentVolumeClaims(ns).List
 		},
 		func(l *corev1.PersistentVolumeClaimList) []corev1.PersistentVolumeClaim { return l.Items },
-		func(s *snapshot.Snapshot) *[]corev1.PersistentVolumeClaim { return &s.PersistentVolumeClaims },
-		func(p *corev1.PersistentVolumeClaim) { clean(p) }),
+		func(s *snapshot.Snapshot) *[]corev1.PersistentVolumeClaim { return &s.PersistentVolumeClaims }),
 	stored(corev1.SchemeGroupVersion.WithResource("persistentvolumes"), false,
 		func(c kubernetes.Interface, _ string) listFunc[*corev1.PersistentVolumeList] {
 			return c.CoreV1().PersistentVolumes().List
 		},
 		func(l *corev1.PersistentVolumeList) []corev1.PersistentVolume { return l.Items },
-		func(s *snapshot.Snapshot) *[]corev1.PersistentVolume { return &s.PersistentVolumes },
-		func(p *corev1.PersistentVolume) { clean(p) }),
+		func(s *snapshot.Snapshot) *[]corev1.PersistentVolume { return &s.PersistentVolumes }),
 	stored(storagev1.SchemeGroupVersion.WithResource("storageclasses"), false,
 		func(c kubernetes.Interface, _ string) listFunc[*storagev1.StorageClassList] {
 			return c.StorageV1().StorageClasses().List
 		},
 		func(l *storagev1.StorageClassList) []storagev1.StorageClass { return l.Items },
-		func(s *snapshot.Snapshot) *[]storagev1.StorageClass { return &s.StorageClasses },
-		func(sc *storagev1.StorageClass) { clean(sc) }),
+		func(s *snapshot.Snapshot) *[]storagev1.StorageClass { return &s.StorageClasses }),
 	stored(corev1.SchemeGroupVersion.WithResource("namespaces"), false,
 		func(c kubernetes.Interface, _ string) listFunc[*corev1.NamespaceList] {
 			return c.CoreV1().Namespaces().List
 		},
 		func(l *corev1.NamespaceList) []corev1.Namespace { return l.Items },
-		func(s *snapshot.Snapshot) *[]corev1.Namespace { return &s.Namespaces },
-		func(n *corev1.Namespace) { clean(n) }),
+		func(s *snapshot.Snapshot) *[]corev1.Namespace { return &s.Namespaces }),
 	stored(schedulingv1.SchemeGroupVersion.WithResource("priorityclasses"), false,
 		func(c kubernetes.Interface, _ string) listFunc[*schedulingv1.PriorityClassList] {
 			return c.SchedulingV1().PriorityClasses().List
 		},
 		func(l *schedulingv1.PriorityClassList) []schedulingv1.PriorityClass { return l.Items },
-		func(s *snapshot.Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses },
-		func(pc *schedulingv1.PriorityClass) { clean(pc) }),
+		func(s *snapshot.Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses }),
 
 	counted(corev1.SchemeGroupVersion.WithResource("configmaps"), func(c *snapshot.ObjectCounts) { c.ConfigMaps++ }),
 	counted(corev1.SchemeGroupVersion.WithResource("secrets"), func(c *snapshot.ObjectCounts) { c.Secrets++ }),
@@ -488,10 +473,13 @@ var kinds = []kind{
 type listFunc[L any] func(ctx context.Context, opts metav1.ListOptions) (L, error)
 
 // stored builds a kind whose objects the snapshot keeps in the slice dst
-// returns, each passed through scrub first.
-func stored[L metav1.ListInterface, T any](gvr schema.GroupVersionResource, namespaced bool,
+// returns, each passed through snapshot.ScrubObject first.
+func stored[L metav1.ListInterface, T any, P interface {
+	*T
+	metav1.Object
+}](gvr schema.GroupVersionResource, namespaced bool,
 	list func(c kubernetes.Interface, ns string) listFunc[L], items func(L) []T,
-	dst func(*snapshot.Snapshot) *[]T, scrub func(*T)) kind {
+	dst func(*snapshot.Snapshot) *[]T) kind {
 	return kind{
 		gvr:        gvr,
 		namespaced: namespaced,
@@ -503,7 +491,7 @@ func stored[L metav1.ListInterface, T any](gvr schema.GroupVersionResource, name
 			}
 			objs := items(l)
 			for j := range objs {
-				scrub(&objs[j])
+				snapshot.ScrubObject(P(&objs[j]))
 			}
 			*dst(c.snap) = append(*dst(c.snap), objs...)
 			return len(objs), l, nil
@@ -530,41 +518,5 @@ func counted(gvr schema.GroupVersionResource, count func(*snapshot.ObjectCounts)
 			}
 			return len(l.Items), l, nil
 		},
-	}
-}
-
-// clean drops what a snapshot never keeps from any object: managedFields
-// and kubectl's last-applied-configuration annotation, which holds a whole
-// copy of the object as applied (environment values included).
-func clean(obj metav1.Object) {
-	obj.SetManagedFields(nil)
-	if ann := obj.GetAnnotations(); ann != nil {
-		if _, ok := ann[corev1.LastAppliedConfigAnnotation]; ok {
-			delete(ann, corev1.LastAppliedConfigAnnotation)
-			if len(ann) == 0 {
-				obj.SetAnnotations(nil)
-			}
-		}
-	}
-}
-
-// ScrubPodSpec drops the values of the environment variables of every
-// container (init and ephemeral ones included). Names stay, and so do
-// valueFrom and envFrom, which only name where a value comes from (a
-// Secret or ConfigMap key, a field path, a resource).
-func ScrubPodSpec(spec *corev1.PodSpec) {
-	for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
-		for i := range cs {
-			scrubEnv(cs[i].Env)
-		}
-	}
-	for i := range spec.EphemeralContainers {
-		scrubEnv(spec.EphemeralContainers[i].Env)
-	}
-}
-
-func scrubEnv(env []corev1.EnvVar) {
-	for i := range env {
-		env[i].Value = ""
 	}
 }

@@ -218,8 +218,8 @@ func TestCapture(t *testing.T) {
 					t.Errorf("managedFields %v, annotations %v: want none", p.ManagedFields, p.Annotations)
 				}
 				env := p.Spec.Containers[0].Env
-				if env[0].Name != "PASSWORD" || env[0].Value != "" {
-					t.Errorf("env[0] = %+v, want the name without the value", env[0])
+				if env[0].Name != "PASSWORD" || env[0].Value != snapshot.Redacted {
+					t.Errorf("env[0] = %+v, want the name with the value redacted", env[0])
 				}
 				if env[1].ValueFrom == nil || env[1].ValueFrom.SecretKeyRef.Name != "creds" {
 					t.Errorf("env[1] = %+v, want the valueFrom reference kept", env[1])

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
@@ -65,44 +64,6 @@ func TestRESTConfig(t *testing.T) {
 			}
 			if rc.Host != tc.wantHost {
 				t.Errorf("host %q, want %q", rc.Host, tc.wantHost)
-			}
-		})
-	}
-}
-
-func TestScrubPodSpec(t *testing.T) {
-	ref := &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Key: "k"}}
-	for _, tc := range []struct {
-		name string
-		spec corev1.PodSpec
-	}{
-		{"values of containers are dropped", corev1.PodSpec{Containers: []corev1.Container{{Env: []corev1.EnvVar{{Name: "A", Value: "x"}}}}}},
-		{"values of init containers are dropped", corev1.PodSpec{InitContainers: []corev1.Container{{Env: []corev1.EnvVar{{Name: "A", Value: "x"}}}}}},
-		{"values of ephemeral containers are dropped", corev1.PodSpec{EphemeralContainers: []corev1.EphemeralContainer{{
-			EphemeralContainerCommon: corev1.EphemeralContainerCommon{Env: []corev1.EnvVar{{Name: "A", Value: "x"}}}}}}},
-		{"references stay", corev1.PodSpec{Containers: []corev1.Container{{Env: []corev1.EnvVar{{Name: "A", ValueFrom: ref}}}}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ScrubPodSpec(&tc.spec)
-			var envs [][]corev1.EnvVar
-			for _, c := range tc.spec.InitContainers {
-				envs = append(envs, c.Env)
-			}
-			for _, c := range tc.spec.Containers {
-				envs = append(envs, c.Env)
-			}
-			for _, c := range tc.spec.EphemeralContainers {
-				envs = append(envs, c.Env)
-			}
-			for _, env := range envs {
-				for _, e := range env {
-					if e.Name != "A" || e.Value != "" {
-						t.Errorf("env %+v: want the name A and no value", e)
-					}
-					if strings.HasPrefix(tc.name, "references") && e.ValueFrom != ref {
-						t.Errorf("valueFrom %v, want the reference kept", e.ValueFrom)
-					}
-				}
 			}
 		})
 	}

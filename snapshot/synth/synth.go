@@ -100,6 +100,10 @@ func Generate(ctx context.Context, cfg Config) (*snapshot.Snapshot, error) {
 		return nil, err
 	}
 	g.buildNamespaceCounts()
+	// As from any other source, the snapshot holds no value that may be a
+	// secret (the generated command lines and annotations): Save, which
+	// scrubs what it writes, then writes it as it is.
+	g.snap.Scrub()
 	sortSnapshot(g.snap)
 	return g.snap, nil
 }
