@@ -244,9 +244,10 @@ func LoadRecord(path string) (*Record, error) {
 	return &r, nil
 }
 
-// Save writes the record as indented JSON, atomically.
+// Save writes the record as indented JSON, atomically, readable by its
+// owner only: its messages may quote hook output and variables.
 func (r *Record) Save(path string) error {
-	if err := atomicfile.Write(path, r.encode); err != nil {
+	if err := atomicfile.WriteMode(path, 0o600, r.encode); err != nil {
 		return fmt.Errorf("writing run record %s: %w", path, err)
 	}
 	return nil

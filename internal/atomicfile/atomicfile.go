@@ -13,7 +13,12 @@ import (
 )
 
 // Write creates path atomically with mode 0644 from what fill writes.
-func Write(path string, fill func(io.Writer) error) (err error) {
+func Write(path string, fill func(io.Writer) error) error {
+	return WriteMode(path, 0o644, fill)
+}
+
+// WriteMode is Write with the file's mode.
+func WriteMode(path string, mode os.FileMode, fill func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -30,7 +35,7 @@ func Write(path string, fill func(io.Writer) error) (err error) {
 	if err := fill(tmp); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
