@@ -29,8 +29,8 @@ import (
 	"github.com/noderoll/noderoll/plan"
 )
 
-// DefaultNamespace is where the executor keeps its Lease, its progress
-// ConfigMap and its Events unless told otherwise: a namespace of its own,
+// DefaultNamespace is where the executor keeps its Lease and its progress
+// ConfigMap unless told otherwise: a namespace of its own,
 // which deploy/rbac.yaml creates and binds the executor's Role in. Not
 // kube-system: RBAC cannot limit create to a name, and a role that may
 // create any ConfigMap in kube-system may create the well-known ones some
@@ -110,8 +110,8 @@ type Config struct {
 	Plan *plan.Plan
 	// REST reaches the cluster. Required.
 	REST *rest.Config
-	// Namespace holds the Lease, the progress ConfigMap and the Events;
-	// empty means DefaultNamespace. It must exist.
+	// Namespace holds the Lease and the progress ConfigMap; empty means
+	// DefaultNamespace. It must exist.
 	Namespace string
 	// Identity names this executor in the Lease; empty means
 	// "HOSTNAME-PID".
@@ -582,15 +582,15 @@ func (e *executor) runBatch(ctx, lctx context.Context, i int, b *BatchRun) error
 	return nil
 }
 
-// event records a Kubernetes Event on the node, in the executor's
-// namespace (kubectl describe node finds a node's Events in every
-// namespace); failures are only logged.
+// event records a Kubernetes Event on the node, in namespace default (the
+// API server requires it of the Events of a cluster-scoped object);
+// failures are only logged.
 func (e *executor) event(ctx context.Context, node, eventType, reason, message string) {
 	now := metav1.NewTime(e.cfg.Clock.Now())
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      fmt.Sprintf("%s.%x", node, now.UnixNano()),
-			Namespace: e.cfg.Namespace,
+			Namespace: metav1.NamespaceDefault,
 		},
 		InvolvedObject: corev1.ObjectReference{Kind: "Node", APIVersion: "v1", Name: node},
 		Reason:         reason,
@@ -600,7 +600,7 @@ func (e *executor) event(ctx context.Context, node, eventType, reason, message s
 		FirstTimestamp: now, LastTimestamp: now, Count: 1,
 		ReportingController: "noderoll.dev/executor", ReportingInstance: e.cfg.Identity,
 	}
-	if _, err := e.client.CoreV1().Events(e.cfg.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if _, err := e.client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		e.logf("node %s: recording event %s: %v", node, reason, err)
 	}
 }
