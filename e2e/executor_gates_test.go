@@ -82,13 +82,13 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 	}
 	run := func(t *testing.T, user string, p *plan.Plan) (*executor.Record, string, error) {
 		var out bytes.Buffer
-		rec, err := executor.Run(ctx, executor.Config{Plan: p, REST: asUser(user), Namespace: "kube-system", Identity: user,
+		rec, err := executor.Run(ctx, executor.Config{Plan: p, REST: asUser(user), Namespace: executor.DefaultNamespace, Identity: user,
 			Kubeconfig: c.Kubeconfig, LeaseDuration: 6 * time.Second, PollInterval: 250 * time.Millisecond, Out: &out})
 		t.Logf("executor output:\n%s", lastLines(out.String(), 12))
 		return rec, out.String(), err
 	}
 	forgetRun := func(t *testing.T) {
-		if err := c.Client.CoreV1().ConfigMaps("kube-system").Delete(ctx, executor.ProgressName, metav1.DeleteOptions{}); err != nil {
+		if err := c.Client.CoreV1().ConfigMaps(executor.DefaultNamespace).Delete(ctx, executor.ProgressName, metav1.DeleteOptions{}); err != nil {
 			t.Fatalf("deleting the progress: %v", err)
 		}
 	}
@@ -113,7 +113,7 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 	}
 	checkReleased := func(t *testing.T) {
 		t.Helper()
-		l, err := c.Client.CoordinationV1().Leases("kube-system").Get(ctx, executor.LeaseName, metav1.GetOptions{})
+		l, err := c.Client.CoordinationV1().Leases(executor.DefaultNamespace).Get(ctx, executor.LeaseName, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +148,7 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 		p := newPlan(t)
 		p.Spec.Gates.MaxPendingPods = new(2)
 		var remaining []int
-		rec, err := executor.Run(ctx, executor.Config{Plan: p, REST: asUser("executor"), Namespace: "kube-system", Identity: "executor",
+		rec, err := executor.Run(ctx, executor.Config{Plan: p, REST: asUser("executor"), Namespace: executor.DefaultNamespace, Identity: "executor",
 			LeaseDuration: 6 * time.Second, PollInterval: 250 * time.Millisecond,
 			Resimulate: func(_ context.Context, rest *plan.Plan) ([]plan.Batch, error) {
 				remaining = append(remaining, len(rest.Spec.Batches))
@@ -229,9 +229,9 @@ func TestExecutorStopsCleanlyAtAFailedGate(t *testing.T) {
 	})
 }
 
-// bindExecutorRoles creates the ClusterRole and Role of deploy/rbac.yaml
-// and binds them to the user "executor", and a copy without pods/eviction
-// to "executor-no-evictions".
+// bindExecutorRoles creates the Namespace, the ClusterRole and the Role of
+// deploy/rbac.yaml and binds the roles to the user "executor", and a copy
+// without pods/eviction to "executor-no-evictions".
 func bindExecutorRoles(ctx context.Context, t *testing.T, c *Cluster) {
 	t.Helper()
 	data, err := os.ReadFile("../deploy/rbac.yaml")
@@ -240,6 +240,7 @@ func bindExecutorRoles(ctx context.Context, t *testing.T, c *Cluster) {
 	}
 	var clusterRole *rbacv1.ClusterRole
 	var role *rbacv1.Role
+	var ns *corev1.Namespace
 	for _, doc := range strings.Split(string(data), "\n---\n") {
 		var head struct {
 			Kind     string            `json:"kind"`
@@ -247,6 +248,13 @@ func bindExecutorRoles(ctx context.Context, t *testing.T, c *Cluster) {
 		}
 		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
 			t.Fatalf("deploy/rbac.yaml: %v", err)
+		}
+		if head.Kind == "Namespace" {
+			ns = &corev1.Namespace{}
+			if err := yaml.UnmarshalStrict([]byte(doc), ns); err != nil {
+				t.Fatalf("deploy/rbac.yaml: %v", err)
+			}
+			continue
 		}
 		if head.Metadata.Name != "noderoll-executor" {
 			continue
@@ -263,8 +271,14 @@ func bindExecutorRoles(ctx context.Context, t *testing.T, c *Cluster) {
 			t.Fatalf("deploy/rbac.yaml: %v", err)
 		}
 	}
-	if clusterRole == nil || role == nil {
-		t.Fatal("deploy/rbac.yaml lacks the ClusterRole or the Role noderoll-executor")
+	if clusterRole == nil || role == nil || ns == nil {
+		t.Fatal("deploy/rbac.yaml lacks the ClusterRole or the Role noderoll-executor, or the executor's Namespace")
+	}
+	if role.Namespace != ns.Name || ns.Name != executor.DefaultNamespace {
+		t.Fatalf("deploy/rbac.yaml: the Role is in %s, the Namespace is %s, the executor's default is %s", role.Namespace, ns.Name, executor.DefaultNamespace)
+	}
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 	noEvict := clusterRole.DeepCopy()
 	noEvict.Name = "noderoll-executor-no-evictions"

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	resourcehelper "k8s.io/component-helpers/resource"
 
 	"github.com/noderoll/noderoll/plan"
@@ -330,4 +331,21 @@ func grantedNotDeleted(ctx context.Context, t *testing.T, c kubernetes.Interface
 		}
 	}
 	return n
+}
+
+// executorKubeconfig writes a kubeconfig that acts as user, through the
+// admin credentials of the cluster and impersonation: what a user bound to
+// the roles of deploy/rbac.yaml (bindExecutorRoles) runs the executor with.
+func executorKubeconfig(t *testing.T, c *Cluster, user, path string) {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(c.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ai := range cfg.AuthInfos {
+		ai.Impersonate = user
+	}
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
 }

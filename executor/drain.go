@@ -2,12 +2,18 @@ package executor
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/kubectl/pkg/drain"
@@ -143,6 +149,116 @@ func (c *evictionCounter) wrap(rt http.RoundTripper) http.RoundTripper {
 		}
 		return resp, err
 	})
+}
+
+// evictPods evicts the pods side by side and waits for each to be gone,
+// as kubectl drain's evictPods does (k8s.io/kubectl/pkg/drain), and
+// otherwise where that is unsafe or fragile:
+//
+//   - every eviction carries the pod's UID as a precondition, and a pod
+//     refused with 429 is asked for again as the same pod, never re-read by
+//     name: a StatefulSet's replacement of the same name is never evicted
+//     (its answer, 409, means the pod meant is gone);
+//   - a 429 is retried every plan.EvictionRetryInterval, a wait that ends
+//     with ctx; transient errors (5xx, timeouts, resets) are retried with
+//     backoff (retry);
+//   - any other answer — the 500 of a pod that two budgets select, a 403 —
+//     fails that pod, as kubectl does: the other pods keep being evicted,
+//     and once every pod is done or failed the drain fails with each
+//     pod's error, the node still cordoned;
+//   - the plan's drain timeout bounds the whole.
+func (e *executor) evictPods(ctx context.Context, node string, pods []corev1.Pod) error {
+	if t := e.p.Spec.Drain.TimeoutSeconds; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(t)*time.Second,
+			fmt.Errorf("the drain's timeout (drain.timeoutSeconds %d) was reached", t))
+		defer cancel()
+	}
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i := range pods {
+		wg.Go(func() { errs[i] = e.evictPod(ctx, node, &pods[i]) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// evictPod evicts one pod and waits for it to be gone (see evictPods).
+func (e *executor) evictPod(ctx context.Context, node string, pod *corev1.Pod) error {
+	name := pod.Namespace + "/" + pod.Name
+	uid := pod.UID
+	opts := metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}}
+	if gp := e.p.Spec.Drain.GracePeriodSeconds; gp != nil && *gp >= 0 {
+		opts.GracePeriodSeconds = gp
+	}
+	ev := &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace}, DeleteOptions: &opts}
+	notBudget := func(err error) bool { return !apierrors.IsTooManyRequests(err) && isTransient(err) }
+	e.logf("node %s: evicting pod %s", node, name)
+	for {
+		err := e.retryIf(ctx, notBudget, func(ctx context.Context) error {
+			return e.drainClient.PolicyV1().Evictions(pod.Namespace).Evict(ctx, ev)
+		})
+		switch {
+		case err == nil:
+			return e.waitGone(ctx, pod)
+		case apierrors.IsNotFound(err):
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("evicting pod %s: %w (last answer: %w)", name, context.Cause(ctx), err)
+		case apierrors.IsConflict(err):
+			// The UID precondition failed (the pod of this name is another
+			// one: ours is gone), or the eviction met a change of the budget
+			// and may be asked again.
+			if gone, gerr := e.podGone(ctx, pod); gerr == nil && gone {
+				return nil
+			}
+		case apierrors.IsTooManyRequests(err):
+			e.logf("node %s: pod %s: eviction refused (retrying every %v): %v", node, name, plan.EvictionRetryInterval, err)
+		case apierrors.IsForbidden(err) && apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+			if pod.DeletionTimestamp != nil {
+				return e.waitGone(ctx, pod)
+			}
+			e.logf("node %s: pod %s: its namespace is being deleted (retrying every %v): %v", node, name, plan.EvictionRetryInterval, err)
+		case strings.Contains(err.Error(), multiplePDBsMessage):
+			return fmt.Errorf("pod %s: more than one PodDisruptionBudget selects it, and the Eviction API refuses to evict such a pod (500) however often it is asked; give it one budget: %w", name, err)
+		default:
+			return fmt.Errorf("evicting pod %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("evicting pod %s: %w (last answer: %w)", name, context.Cause(ctx), err)
+		case <-e.cfg.Clock.After(plan.EvictionRetryInterval):
+		}
+	}
+}
+
+// podGone reports whether the pod is gone: no pod of its name, or one
+// with another UID.
+func (e *executor) podGone(ctx context.Context, pod *corev1.Pod) (bool, error) {
+	cur, err := e.client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return cur.UID != pod.UID, nil
+}
+
+// waitGone waits, polling every second as kubectl does, until the
+// evicted pod is gone (see podGone); errors in between are transient by
+// assumption, the wait ends with ctx.
+func (e *executor) waitGone(ctx context.Context, pod *corev1.Pod) error {
+	for {
+		if gone, err := e.podGone(ctx, pod); err == nil && gone {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for pod %s/%s to terminate: %w", pod.Namespace, pod.Name, context.Cause(ctx))
+		case <-e.cfg.Clock.After(time.Second):
+		}
+	}
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)

@@ -53,6 +53,7 @@ func (e *executor) dryRun(ctx context.Context) error {
 			{"drift", func(ctx context.Context) (string, error) { return e.checkDrift(ctx, remaining) }},
 			{"pending-pods", e.checkPending},
 			{"pdb-exhausted", func(ctx context.Context) (string, error) { return e.checkBudgets(ctx, b.Nodes) }},
+			{"pdb-overlap", func(ctx context.Context) (string, error) { return e.checkOverlap(ctx, b.Nodes) }},
 			{"resimulation", func(ctx context.Context) (string, error) { return e.checkResimulation(ctx, i) }},
 		} {
 			msg, err := gate.check(ctx)

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +29,22 @@ import (
 	"github.com/noderoll/noderoll/plan"
 )
 
-// DefaultNamespace is where the executor keeps its Lease and progress
-// ConfigMap unless told otherwise: kube-system exists in every cluster, so
-// running needs no setup; deploy/rbac.yaml grants access to exactly those
-// two objects there.
-const DefaultNamespace = "kube-system"
+// DefaultNamespace is where the executor keeps its Lease and its progress
+// ConfigMap unless told otherwise: a namespace of its own,
+// which deploy/rbac.yaml creates and binds the executor's Role in. Not
+// kube-system: RBAC cannot limit create to a name, and a role that may
+// create any ConfigMap in kube-system may create the well-known ones some
+// managed clusters read their configuration from.
+const DefaultNamespace = "noderoll-system"
+
+// DefaultRequestTimeout bounds every request of the executor (but the
+// pod watch) when the REST configuration sets no timeout: a request that
+// hangs fails and is retried (see retry) instead of holding a step.
+const DefaultRequestTimeout = 30 * time.Second
+
+// DefaultHookGracePeriod is how long a hook that is stopped (its timeout,
+// the executor stopping) is given between SIGTERM and SIGKILL.
+const DefaultHookGracePeriod = 10 * time.Second
 
 // DefaultQPS is the client's rate limit when the REST configuration sets
 // none.
@@ -99,7 +111,7 @@ type Config struct {
 	// REST reaches the cluster. Required.
 	REST *rest.Config
 	// Namespace holds the Lease and the progress ConfigMap; empty means
-	// DefaultNamespace.
+	// DefaultNamespace. It must exist.
 	Namespace string
 	// Identity names this executor in the Lease; empty means
 	// "HOSTNAME-PID".
@@ -113,8 +125,12 @@ type Config struct {
 	Resume bool
 	// Resimulate, when set, is run before each batch.
 	Resimulate Resimulator
-	// LeaseDuration: zero means DefaultLeaseDuration.
+	// LeaseDuration: zero means DefaultLeaseDuration. The Lease is renewed
+	// every sixth of it, and given up as lost when it could not be renewed
+	// for two thirds of it.
 	LeaseDuration time.Duration
+	// HookGracePeriod: zero means DefaultHookGracePeriod.
+	HookGracePeriod time.Duration
 	// PollInterval is how often waits look again; zero means 1 s.
 	PollInterval time.Duration
 	// Out receives progress lines and hook output; nil discards them.
@@ -130,15 +146,67 @@ func Run(ctx context.Context, cfg Config) (*Record, error) {
 	if cfg.Plan == nil || cfg.REST == nil {
 		return nil, errors.New("executor: Config.Plan and Config.REST are required")
 	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	rc := rest.CopyConfig(cfg.REST)
+	if rc.QPS == 0 && rc.RateLimiter == nil {
+		// client-go's default, 5 requests a second, cannot keep up with a
+		// batch of drains: each waits for its evicted pods by polling them
+		// every second.
+		rc.QPS, rc.Burst = DefaultQPS, 2*DefaultQPS
+	}
+	// The lease client is not fenced; its requests are bounded well within
+	// the renew deadline, as client-go's NewFromKubeconfig does.
+	lrc := rest.CopyConfig(rc)
+	rd, _ := leaseTimings(cfg.LeaseDuration)
+	lrc.Timeout = max(rd/2, time.Second)
+	leaseClient, err := kubernetes.NewForConfig(lrc)
+	if err != nil {
+		return nil, fmt.Errorf("building the client: %w", err)
+	}
+	e := newExecutor(cfg, clients{lease: leaseClient})
+	e.leaseTimeout = lrc.Timeout
+	// The pod watch is long-lived: no request timeout.
+	wrc := rest.CopyConfig(rc)
+	wrc.Wrap(fence(e.held))
+	if rc.Timeout == 0 {
+		rc.Timeout = DefaultRequestTimeout
+	}
+	rc.Wrap(fence(e.held))
+	drc := rest.CopyConfig(rc)
+	drc.Wrap(e.counter.wrap)
+	for _, c := range []struct {
+		rc  *rest.Config
+		out *kubernetes.Interface
+	}{{rc, &e.client}, {drc, &e.drainClient}, {wrc, &e.watchClient}} {
+		if *c.out, err = kubernetes.NewForConfig(c.rc); err != nil {
+			return nil, fmt.Errorf("building the client: %w", err)
+		}
+	}
+	if cfg.DryRun {
+		return nil, e.dryRun(ctx)
+	}
+	return e.run(ctx)
+}
+
+// validate checks what the executor can run.
+func (cfg *Config) validate() error {
 	if s := cfg.Plan.Metadata.Strategy; s != "rolling" {
-		return nil, fmt.Errorf("plan strategy %q: %w", s, ErrUnsupportedStrategy)
+		return fmt.Errorf("plan strategy %q: %w", s, ErrUnsupportedStrategy)
 	}
 	if sp := cfg.Plan.Spec; sp.Surge > 0 || sp.Window > 0 || sp.CordonAhead > 0 {
-		return nil, fmt.Errorf("plan with surge %d, window %d, cordon-ahead %d: %w", sp.Surge, sp.Window, sp.CordonAhead, ErrUnsupportedStrategy)
+		return fmt.Errorf("plan with surge %d, window %d, cordon-ahead %d: %w", sp.Surge, sp.Window, sp.CordonAhead, ErrUnsupportedStrategy)
 	}
 	if errs := cfg.Plan.Validate(); len(errs) > 0 {
-		return nil, &plan.InvalidError{File: "plan", Errs: errs}
+		return &plan.InvalidError{File: "plan", Errs: errs}
 	}
+	return nil
+}
+
+// defaults fills in the zero fields.
+func (cfg *Config) defaults() {
 	if cfg.Namespace == "" {
 		cfg.Namespace = DefaultNamespace
 	}
@@ -149,6 +217,9 @@ func Run(ctx context.Context, cfg Config) (*Record, error) {
 	if cfg.LeaseDuration <= 0 {
 		cfg.LeaseDuration = DefaultLeaseDuration
 	}
+	if cfg.HookGracePeriod <= 0 {
+		cfg.HookGracePeriod = DefaultHookGracePeriod
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
@@ -158,39 +229,38 @@ func Run(ctx context.Context, cfg Config) (*Record, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	e := &executor{cfg: cfg, p: cfg.Plan, digest: plan.Digest(cfg.Plan), out: &syncWriter{w: cfg.Out}}
+}
+
+// clients are the executor's clientsets: client for its requests, drain
+// for the drain's (its eviction answers are counted), watch for the pod
+// informer (no request timeout), all three fenced by the Lease; lease for
+// the Lease itself.
+type clients struct {
+	client, drain, watch, lease kubernetes.Interface
+}
+
+// newExecutor is a run of cfg (defaults applied) with these clients.
+func newExecutor(cfg Config, c clients) *executor {
+	e := &executor{cfg: cfg, p: cfg.Plan, digest: plan.Digest(cfg.Plan), out: &syncWriter{w: cfg.Out},
+		client: c.client, drainClient: c.drain, watchClient: c.watch, leaseClient: c.lease, leaseTimeout: DefaultRequestTimeout}
 	e.counter = newEvictionCounter(cfg.Clock.Now)
-	rc := rest.CopyConfig(cfg.REST)
-	if rc.QPS == 0 && rc.RateLimiter == nil {
-		// client-go's default, 5 requests a second, cannot keep up with a
-		// batch of drains: each waits for its evicted pods by polling them
-		// every second.
-		rc.QPS, rc.Burst = DefaultQPS, 2*DefaultQPS
-	}
-	var err error
-	if e.client, err = kubernetes.NewForConfig(rc); err != nil {
-		return nil, fmt.Errorf("building the client: %w", err)
-	}
-	drc := rest.CopyConfig(rc)
-	drc.Wrap(e.counter.wrap)
-	if e.drainClient, err = kubernetes.NewForConfig(drc); err != nil {
-		return nil, fmt.Errorf("building the client: %w", err)
-	}
-	if cfg.DryRun {
-		return nil, e.dryRun(ctx)
-	}
-	return e.run(ctx)
+	return e
 }
 
 // executor is one run.
 type executor struct {
-	cfg                 Config
-	p                   *plan.Plan
-	digest              string
-	client, drainClient kubernetes.Interface
-	counter             *evictionCounter
-	out                 io.Writer
-	pods                corelisters.PodLister
+	cfg    Config
+	p      *plan.Plan
+	digest string
+	// client, drainClient and watchClient are fenced by held; leaseClient
+	// is not.
+	client, drainClient, watchClient, leaseClient kubernetes.Interface
+	leaseTimeout                                  time.Duration
+	counter                                       *evictionCounter
+	out                                           io.Writer
+	pods                                          corelisters.PodLister
+	// lease is the Lease held during a run; nil in a dry run.
+	lease *leaseHolder
 
 	mu      sync.Mutex // guards rec, version, saved and what observation writes
 	rec     *Record
@@ -208,17 +278,42 @@ func (e *executor) logf(format string, args ...any) {
 	fmt.Fprintf(e.out, "%s %s\n", e.cfg.Clock.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func (e *executor) run(ctx context.Context) (rec *Record, err error) {
-	l := &lease{client: e.client, namespace: e.cfg.Namespace, identity: e.cfg.Identity, duration: e.cfg.LeaseDuration, clock: e.cfg.Clock}
-	if err := l.acquire(ctx, e.cfg.Resume); err != nil {
-		return nil, err
+// mayRecord says whether the executor may still record how it stopped:
+// nil unless the Lease was lost (lctx ended) or the executor was otherwise
+// told to write nothing more.
+func (e *executor) mayRecord(lctx context.Context) error {
+	if err := context.Cause(lctx); err != nil {
+		return err
 	}
-	e.logf("holding Lease %s/%s as %s", e.cfg.Namespace, LeaseName, e.cfg.Identity)
+	return e.held()
+}
+
+// held is the fence of the executor's clients: nil while the executor
+// holds its Lease and may change the cluster.
+func (e *executor) held() error { return e.lease.held() }
+
+func (e *executor) run(ctx context.Context) (rec *Record, err error) {
+	// Two contexts: ctx ends when the caller's does (SIGINT) or the Lease
+	// is lost; lctx only when the Lease is lost. The steps run under ctx;
+	// what the executor records when it stops (the node's stopped
+	// annotation, the outcome) is written under lctx: after a Ctrl-C it
+	// is still written, after the Lease is lost nothing is.
+	lctx, lost := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer lost(nil)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	go l.renew(ctx, cancel)
+	l := newLeaseHolder(e.leaseClient, e.cfg.Namespace, e.cfg.Identity, e.cfg.LeaseDuration, e.leaseTimeout, e.logf)
+	if err := l.acquire(ctx, e.cfg.Resume, func(err error) {
+		e.logf("%v: stopping; nothing more is written", err)
+		lost(err)
+		cancel(err)
+	}); err != nil {
+		return nil, err
+	}
+	e.lease = l
+	e.logf("holding Lease %s/%s as %s", e.cfg.Namespace, LeaseName, l.instance)
 	defer func() {
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), e.leaseTimeout)
 		defer rcancel()
 		if rerr := l.release(rctx); rerr != nil && err == nil {
 			err = rerr
@@ -226,9 +321,14 @@ func (e *executor) run(ctx context.Context) (rec *Record, err error) {
 	}()
 
 	e.store = &progressStore{client: e.client, namespace: e.cfg.Namespace}
-	prev, err := e.store.load(ctx)
-	if err != nil {
+	var prev *Record
+	if err := e.retry(ctx, func(ctx context.Context) (err error) { prev, err = e.store.load(ctx); return err }); err != nil {
 		return nil, err
+	}
+	if prev != nil {
+		if err := prev.check(e.p); err != nil {
+			return nil, fmt.Errorf("progress ConfigMap %s/%s: %w", e.cfg.Namespace, ProgressName, err)
+		}
 	}
 	now := e.cfg.Clock.Now()
 	switch {
@@ -257,22 +357,23 @@ func (e *executor) run(ctx context.Context) (rec *Record, err error) {
 	}
 
 	if err := e.startObserving(ctx); err != nil {
-		return e.finish(ctx, err)
+		return e.finish(ctx, lctx, err)
 	}
 	e.logf("running %s", e.p)
 	for i, b := range e.rec.Batches {
 		if b.done() {
 			continue
 		}
-		if err := e.runBatch(ctx, i, b); err != nil {
-			return e.finish(ctx, err)
+		if err := e.runBatch(ctx, lctx, i, b); err != nil {
+			return e.finish(ctx, lctx, err)
 		}
 	}
-	return e.finish(ctx, nil)
+	return e.finish(ctx, lctx, nil)
 }
 
-// finish records the outcome, persists it and returns it with err.
-func (e *executor) finish(ctx context.Context, err error) (*Record, error) {
+// finish records the outcome, persists it (unless the Lease was lost:
+// lctx ended) and returns it with err.
+func (e *executor) finish(ctx, lctx context.Context, err error) (*Record, error) {
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
 		err = fmt.Errorf("%w (%w)", err, cause)
 	}
@@ -289,10 +390,14 @@ func (e *executor) finish(ctx context.Context, err error) (*Record, error) {
 		e.rec.Outcome, e.rec.Message = OutcomeFailed, err.Error()
 	}
 	e.mu.Unlock()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if perr := e.persist(sctx); perr != nil {
-		err = errors.Join(err, perr)
+	if lerr := e.mayRecord(lctx); lerr != nil {
+		e.logf("not recording the outcome in the cluster: %v", lerr)
+	} else {
+		sctx, cancel := context.WithTimeout(lctx, DefaultRequestTimeout)
+		defer cancel()
+		if perr := e.persist(sctx); perr != nil {
+			err = errors.Join(err, perr)
+		}
 	}
 	if err == nil {
 		e.logf("completed: %d nodes replaced in %d batches", e.p.NodeCount(), len(e.p.Spec.Batches))
@@ -339,7 +444,12 @@ func (e *executor) persist(ctx context.Context) error {
 	}
 	r.Batches = batches
 	e.mu.Unlock()
-	if err := e.store.save(ctx, &r); err != nil {
+	if err := e.retry(ctx, func(ctx context.Context) error { return e.store.save(ctx, &r) }); err != nil {
+		if errors.Is(err, ErrProgressConflict) || errors.Is(err, ErrRecordTooLarge) {
+			// Another executor writes the progress (or it cannot be
+			// written at all): stop, and write nothing more.
+			e.lease.lose(err)
+		}
 		return err
 	}
 	e.mu.Lock()
@@ -359,7 +469,7 @@ func (e *executor) update(ctx context.Context, f func()) error {
 // startObserving runs a pod informer: the executor's view of pods for its
 // gates and waits, and its measure of pending and unschedulable pods.
 func (e *executor) startObserving(ctx context.Context) error {
-	f := informers.NewSharedInformerFactory(e.client, 0)
+	f := informers.NewSharedInformerFactory(e.watchClient, 0)
 	inf := f.Core().V1().Pods()
 	e.pods = inf.Lister()
 	e.unsched = map[types.UID]bool{}
@@ -411,7 +521,7 @@ func (e *executor) startObserving(ctx context.Context) error {
 
 // runBatch checks the gates (unless the batch had started before a
 // resume), then replaces the batch's nodes side by side.
-func (e *executor) runBatch(ctx context.Context, i int, b *BatchRun) error {
+func (e *executor) runBatch(ctx, lctx context.Context, i int, b *BatchRun) error {
 	n := len(e.rec.Batches)
 	if !b.started() {
 		if err := e.gates(ctx, i, b); err != nil {
@@ -437,7 +547,7 @@ func (e *executor) runBatch(ctx context.Context, i int, b *BatchRun) error {
 	errs := make([]error, len(b.NodeRuns))
 	var wg sync.WaitGroup
 	for j, nr := range b.NodeRuns {
-		wg.Go(func() { errs[j] = e.replaceNode(ctx, i, nr) })
+		wg.Go(func() { errs[j] = e.replaceNode(ctx, lctx, i, nr) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -472,7 +582,9 @@ func (e *executor) runBatch(ctx context.Context, i int, b *BatchRun) error {
 	return nil
 }
 
-// event records a Kubernetes Event on the node; failures are only logged.
+// event records a Kubernetes Event on the node, in namespace default (the
+// API server requires it of the Events of a cluster-scoped object);
+// failures are only logged.
 func (e *executor) event(ctx context.Context, node, eventType, reason, message string) {
 	now := metav1.NewTime(e.cfg.Clock.Now())
 	ev := &corev1.Event{
@@ -496,16 +608,32 @@ func (e *executor) event(ctx context.Context, node, eventType, reason, message s
 // annotate sets (or, with an empty value, removes) an annotation of the
 // node. A node that is gone is left alone.
 func (e *executor) annotate(ctx context.Context, node, key, value string) error {
-	v := "null"
-	if value != "" {
-		v = fmt.Sprintf("%q", value)
+	patch, err := annotationPatch(key, value)
+	if err != nil {
+		return err
 	}
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, key, v)
-	_, err := e.client.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	err = e.retry(ctx, func(ctx context.Context) error {
+		_, err := e.client.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("annotating node %s: %w", node, err)
 	}
 	return nil
+}
+
+// annotationPatch is the JSON merge patch that sets the annotation (or
+// removes it, with an empty value).
+func annotationPatch(key, value string) ([]byte, error) {
+	var v *string
+	if value != "" {
+		v = &value
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]*string{key: v}}})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the annotation patch: %w", err)
+	}
+	return patch, nil
 }
 
 // ownerKey names a pod's controller as "Kind/namespace/name"; "" for a

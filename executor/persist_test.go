@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/utils/clock"
 
 	"github.com/noderoll/noderoll/plan"
 )
@@ -31,15 +32,19 @@ func TestPersistNeverSavesAnOlderState(t *testing.T) {
 	var mu sync.Mutex
 	// Saves reach the API server after 0 to 2 ms: without ordering, an
 	// older state regularly lands last.
-	client := slowClient{Clientset: fake.NewClientset(), delay: func() {
+	client := slowClient{Clientset: newFakeAPI(), delay: func() {
 		mu.Lock()
 		d := time.Duration(rng.IntN(2000)) * time.Microsecond
 		mu.Unlock()
 		time.Sleep(d)
 	}}
 	for round := range 20 {
-		e := &executor{cfg: Config{}, p: p, rec: newRecord(p, plan.Digest(p), time.Now()),
+		e := &executor{cfg: Config{Clock: clock.RealClock{}}, p: p, rec: newRecord(p, plan.Digest(p), time.Now()),
 			store: &progressStore{client: client, namespace: "kube-system"}}
+		// As a run does: read the progress before writing it.
+		if _, err := e.store.load(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		var wg sync.WaitGroup
 		for _, nr := range e.rec.Batches[0].NodeRuns {
 			wg.Go(func() {

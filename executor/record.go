@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/noderoll/noderoll/internal/atomicfile"
@@ -134,6 +135,27 @@ type NodeRun struct {
 	Done         *time.Time `json:"done,omitempty"`
 	// Message says why the node stopped where it is, when it did.
 	Message string `json:"message,omitempty"`
+	// CordonedBefore: the node was cordoned before the run (read before
+	// its first drain); uncordon leaves it cordoned.
+	CordonedBefore bool `json:"cordonedBefore,omitempty"`
+	// BeforeHook is the node as it was registered and booted before the
+	// reinstall hook first ran: the rejoin gate waits for it to have come
+	// back since.
+	BeforeHook *NodeBoot `json:"beforeHook,omitempty"`
+}
+
+// NodeBoot is a node's registration and boot at one moment, as the API
+// server reports them (no local clock enters it).
+type NodeBoot struct {
+	// Absent: the node object did not exist.
+	Absent bool `json:"absent,omitempty"`
+	// UID is the node object's UID: a node registered again has another.
+	UID string `json:"uid,omitempty"`
+	// BootID is status.nodeInfo.bootID, which the kubelet changes at
+	// every boot.
+	BootID string `json:"bootID,omitempty"`
+	// ReadySince is the lastTransitionTime of the node's Ready condition.
+	ReadySince *time.Time `json:"readySince,omitempty"`
 }
 
 // newRecord is the record of a run of p that has not started.
@@ -151,6 +173,39 @@ func newRecord(p *plan.Plan, digest string, now time.Time) *Record {
 		r.Batches = append(r.Batches, br)
 	}
 	return r
+}
+
+// knownPhases are the phases a record may hold.
+var knownPhases = []Phase{PhasePending, PhaseDraining, PhaseDrained, PhaseReinstalling, PhaseReinstalled, PhaseRejoined, PhaseUncordoned, PhaseDone}
+
+// check reports whether the record is one of a run of p: its batches and
+// nodes those of the plan, in order, none missing or null, every phase
+// known. A record that is not is never resumed: the executor would take
+// up steps on the wrong nodes.
+func (r *Record) check(p *plan.Plan) error {
+	if len(r.Batches) != len(p.Spec.Batches) {
+		return fmt.Errorf("the record has %d batches, the plan %d", len(r.Batches), len(p.Spec.Batches))
+	}
+	for i, b := range r.Batches {
+		pb := p.Spec.Batches[i]
+		if b == nil {
+			return fmt.Errorf("batches[%d]: null", i)
+		}
+		if len(b.NodeRuns) != len(pb.Nodes) {
+			return fmt.Errorf("batches[%d]: %d nodes, the plan's batch has %d", i, len(b.NodeRuns), len(pb.Nodes))
+		}
+		for j, n := range b.NodeRuns {
+			switch {
+			case n == nil:
+				return fmt.Errorf("batches[%d].nodeRuns[%d]: null", i, j)
+			case n.Name != pb.Nodes[j]:
+				return fmt.Errorf("batches[%d].nodeRuns[%d]: node %q, the plan's is %q", i, j, n.Name, pb.Nodes[j])
+			case !slices.Contains(knownPhases, n.Phase):
+				return fmt.Errorf("batches[%d].nodeRuns[%d]: node %s: unknown phase %q", i, j, n.Name, n.Phase)
+			}
+		}
+	}
+	return nil
 }
 
 // done reports whether every node of the batch is Done.
@@ -189,9 +244,10 @@ func LoadRecord(path string) (*Record, error) {
 	return &r, nil
 }
 
-// Save writes the record as indented JSON, atomically.
+// Save writes the record as indented JSON, atomically, readable by its
+// owner only: its messages may quote hook output and variables.
 func (r *Record) Save(path string) error {
-	if err := atomicfile.Write(path, r.encode); err != nil {
+	if err := atomicfile.WriteMode(path, 0o600, r.encode); err != nil {
 		return fmt.Errorf("writing run record %s: %w", path, err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,22 +32,27 @@ import (
 // started again once it has finished), an interrupted hook is run again.
 // On failure the node stays where it is, cordoned, with the reason in its
 // noderoll.dev/stopped annotation and in the record.
-func (e *executor) replaceNode(ctx context.Context, batch int, nr *NodeRun) error {
+func (e *executor) replaceNode(ctx, lctx context.Context, batch int, nr *NodeRun) error {
 	err := e.stepNode(ctx, batch, nr)
 	if err == nil {
 		return nil
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	msg := fmt.Sprintf("stopped in phase %s: %v", phaseName(nr.Phase), err)
+	e.logf("node %s: %s", nr.Name, msg)
+	// Written under lctx: also after a Ctrl-C, never after the Lease is
+	// lost (the node and the record are another executor's then).
+	if lerr := e.mayRecord(lctx); lerr != nil {
+		return fmt.Errorf("node %s: %w", nr.Name, err)
+	}
+	sctx, cancel := context.WithTimeout(lctx, DefaultRequestTimeout)
+	defer cancel()
 	_ = e.update(sctx, func() { nr.Message = msg })
-	if nr.Phase != PhasePending {
+	if nr.Phase != PhasePending && sctx.Err() == nil {
 		if aerr := e.annotate(sctx, nr.Name, AnnotationStopped, msg); aerr != nil {
 			err = errors.Join(err, aerr)
 		}
 		e.event(sctx, nr.Name, corev1.EventTypeWarning, ReasonRolloutStopped, msg)
 	}
-	e.logf("node %s: %s", nr.Name, msg)
 	return fmt.Errorf("node %s: %w", nr.Name, err)
 }
 
@@ -93,9 +99,15 @@ func (e *executor) stepNode(ctx context.Context, batch int, nr *NodeRun) error {
 	return nil
 }
 
-// drain cordons the node and evicts its pods with kubectl's drain library.
+// drain cordons the node and evicts its pods: kubectl's drain library
+// lists them (the filters plan.Drain mirrors) and cordons, evictPods
+// evicts.
 func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 	resumed := nr.Phase == PhaseDraining
+	node, err := e.getNode(ctx, nr.Name)
+	if err != nil {
+		return err
+	}
 	now := e.cfg.Clock.Now()
 	if err := e.setPhase(ctx, nr, PhaseDraining, func() {
 		if resumed {
@@ -103,20 +115,18 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		} else {
 			nr.Drains++
 			nr.DrainStarted = &now
+			// Before the executor cordons it: uncordon restores this.
+			nr.CordonedBefore = node.Spec.Unschedulable
 		}
 	}); err != nil {
 		return err
-	}
-	node, err := e.client.CoreV1().Nodes().Get(ctx, nr.Name, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading node: %w", err)
 	}
 	if err := e.annotate(ctx, nr.Name, AnnotationRollout, fmt.Sprintf("plan %.12s batch %d", e.digest, batch)); err != nil {
 		return err
 	}
 	h := NewDrainHelper(ctx, e.drainClient, e.p.Spec.Drain, e.out, e.out, false)
 	h.Out, h.ErrOut = prefixed(e.out, "node "+nr.Name+": "), prefixed(e.out, "node "+nr.Name+": ")
-	if err := drain.RunCordonOrUncordon(h, node, true); err != nil {
+	if err := e.retry(ctx, func(context.Context) error { return drain.RunCordonOrUncordon(h, node, true) }); err != nil {
 		return fmt.Errorf("cordoning: %w", err)
 	}
 	reason, verb := ReasonDrainStarted, "draining"
@@ -124,9 +134,13 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		reason, verb = ReasonDrainResumed, "draining again (resumed)"
 	}
 	e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonCordoned, "cordoned by noderoll")
-	list, errs := h.GetPodsForDeletion(nr.Name)
-	if len(errs) > 0 {
-		return fmt.Errorf("listing the pods to evict: %w", errors.Join(errs...))
+	var list *drain.PodDeleteList
+	if err := e.retry(ctx, func(context.Context) error {
+		var errs []error
+		list, errs = h.GetPodsForDeletion(nr.Name)
+		return errors.Join(errs...)
+	}); err != nil {
+		return fmt.Errorf("listing the pods to evict: %w", err)
 	}
 	pods := list.Pods()
 	if resumed {
@@ -197,7 +211,7 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 			}
 		}
 	}()
-	derr := h.DeleteOrEvictPods(pods)
+	derr := e.evictPods(ctx, nr.Name, pods)
 	stop()
 	<-flushed
 	err = flush(ctx)
@@ -206,7 +220,7 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 		return errors.Join(derr, err)
 	}
 	if derr != nil {
-		return fmt.Errorf("draining: %w", derr)
+		return fmt.Errorf("draining (the node stays cordoned): %w", derr)
 	}
 	done := e.cfg.Clock.Now()
 	if err := e.setPhase(ctx, nr, PhaseDrained, func() {
@@ -272,8 +286,8 @@ func grantedEvictions(pods []corev1.Pod, pdbs []*policyv1.PodDisruptionBudget, n
 // library then evicts them like the others: a pod being deleted is
 // evicted without a budget check, and waited for.
 func (e *executor) completeGrantedEvictions(ctx context.Context, nr *NodeRun, pods []corev1.Pod) error {
-	pdbs, err := e.listPDBs(ctx)
-	if err != nil {
+	var pdbs []*policyv1.PodDisruptionBudget
+	if err := e.retry(ctx, func(ctx context.Context) (err error) { pdbs, err = e.listPDBs(ctx); return err }); err != nil {
 		return err
 	}
 	for _, g := range grantedEvictions(pods, pdbs, e.cfg.Clock.Now()) {
@@ -281,10 +295,20 @@ func (e *executor) completeGrantedEvictions(ctx context.Context, nr *NodeRun, po
 		if gp := e.p.Spec.Drain.GracePeriodSeconds; gp != nil && *gp >= 0 {
 			opts.GracePeriodSeconds = gp
 		}
-		err := e.client.CoreV1().Pods(g.pod.Namespace).Delete(ctx, g.pod.Name, opts)
+		err := e.retry(ctx, func(ctx context.Context) error {
+			return e.client.CoreV1().Pods(g.pod.Namespace).Delete(ctx, g.pod.Name, opts)
+		})
 		switch {
 		case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 			continue // gone, or another pod of the same name
+		case apierrors.IsForbidden(err):
+			// deploy/rbac.yaml grants no pods delete (it would let the
+			// executor delete any pod past its budget): the drain evicts
+			// these pods like the others, once the disruption controller
+			// forgets their grant.
+			e.logf("node %s: the executor may not delete pods, so the pods a budget granted eviction to the executor that died are evicted again once the disruption controller forgets the grant (within %v): %v",
+				nr.Name, disruptionMemory, err)
+			return nil
 		case err != nil:
 			return fmt.Errorf("completing the eviction of pod %s/%s: %w", g.pod.Namespace, g.pod.Name, err)
 		}
@@ -297,12 +321,27 @@ func (e *executor) completeGrantedEvictions(ctx context.Context, nr *NodeRun, po
 	return nil
 }
 
-// reinstall runs the plan's reinstall hook for the node.
+// reinstall runs the plan's reinstall hook for the node. Before its first
+// run it records what the rejoin gate compares the node with (BeforeHook).
 func (e *executor) reinstall(ctx context.Context, batch int, nr *NodeRun) error {
-	if err := e.setPhase(ctx, nr, PhaseReinstalling, func() { nr.HookRuns++ }); err != nil {
+	// Without a hook nothing is started that the node must come back
+	// from; with one, the first run's "before" is kept.
+	argv := e.p.Spec.Hooks.Reinstall
+	var before *NodeBoot
+	if nr.BeforeHook == nil && len(argv) > 0 {
+		var err error
+		if before, err = e.nodeBoot(ctx, nr.Name); err != nil {
+			return err
+		}
+	}
+	if err := e.setPhase(ctx, nr, PhaseReinstalling, func() {
+		nr.HookRuns++
+		if before != nil {
+			nr.BeforeHook = before
+		}
+	}); err != nil {
 		return err
 	}
-	argv := e.p.Spec.Hooks.Reinstall
 	if len(argv) > 0 {
 		e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonReinstalling, "running the reinstall hook")
 		e.logf("node %s: running the reinstall hook: %s", nr.Name, strings.Join(argv, " "))
@@ -312,6 +351,53 @@ func (e *executor) reinstall(ctx context.Context, batch int, nr *NodeRun) error 
 	}
 	now := e.cfg.Clock.Now()
 	return e.setPhase(ctx, nr, PhaseReinstalled, func() { nr.Reinstalled = &now })
+}
+
+// nodeBoot is the node's registration and boot as they are now.
+func (e *executor) nodeBoot(ctx context.Context, name string) (*NodeBoot, error) {
+	n, err := e.getNode(ctx, name)
+	if apierrors.IsNotFound(err) {
+		return &NodeBoot{Absent: true}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	b := &NodeBoot{UID: string(n.UID), BootID: n.Status.NodeInfo.BootID}
+	if c := readyCondition(n); c != nil {
+		b.ReadySince = stamp(c.LastTransitionTime.Time)
+	}
+	return b, nil
+}
+
+// rebooted says whether the node has come back since before (a new
+// registration, another boot ID or a Ready condition that changed since),
+// and if not, what it looks like.
+func rebooted(before *NodeBoot, n *corev1.Node) (bool, string) {
+	c := readyCondition(n)
+	switch {
+	case before == nil:
+		return true, "" // a record of an executor that did not record it
+	case before.Absent || string(n.UID) != before.UID:
+		return true, ""
+	case before.BootID != "" && n.Status.NodeInfo.BootID != before.BootID:
+		return true, ""
+	case c != nil && (before.ReadySince == nil || !c.LastTransitionTime.Time.Equal(*before.ReadySince)):
+		return true, ""
+	}
+	return false, fmt.Sprintf("Ready, but not rebooted since the hook started (same registration, boot ID %q, Ready since before the hook)", before.BootID)
+}
+
+// getNode reads the node, retrying transient errors.
+func (e *executor) getNode(ctx context.Context, name string) (*corev1.Node, error) {
+	var n *corev1.Node
+	err := e.retry(ctx, func(ctx context.Context) (err error) {
+		n, err = e.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading node %s: %w", name, err)
+	}
+	return n, nil
 }
 
 // hookEnv is the environment of a hook run for node.
@@ -332,22 +418,60 @@ func (e *executor) hookEnv(batch int, node string) []string {
 	return env
 }
 
+// runHook runs the hook in a process group of its own, the node's name
+// and the plan's variables in its environment only (argv is the plan's,
+// never a shell string built from them), its output logged line by line
+// with the node's name. When it outlives its timeout (hooks.timeoutSeconds)
+// or the executor stops, its whole group gets SIGTERM, then SIGKILL after
+// the grace period: no child of it (ssh, a cloud CLI) survives to run
+// beside the hook a resumed executor runs again.
 func (e *executor) runHook(ctx context.Context, batch int, node string, argv []string) error {
 	timeout := time.Duration(plan.Seconds(e.p.Spec.Hooks.TimeoutSeconds, plan.DefaultHookTimeoutSeconds)) * time.Second
+	grace := e.cfg.HookGracePeriod
 	hctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(hctx, argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = e.hookEnv(batch, node)
 	w := prefixed(e.out, "node "+node+": hook: ")
+	defer w.flush()
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		if hctx.Err() != nil && ctx.Err() == nil {
-			return fmt.Errorf("reinstall hook %s: still running after %v", argv[0], timeout)
-		}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Output pipes held open by a process the group signals did not reach
+	// are closed this long after the hook exits.
+	cmd.WaitDelay = grace
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("reinstall hook %s: %w", argv[0], err)
 	}
-	return nil
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if errors.Is(err, exec.ErrWaitDelay) {
+			e.logf("node %s: the reinstall hook exited but left processes holding its output", node)
+			err = nil
+		}
+		if err != nil {
+			return fmt.Errorf("reinstall hook %s: %w", argv[0], err)
+		}
+		return nil
+	case <-hctx.Done():
+	}
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-waited:
+	case <-time.After(grace):
+	}
+	// Whatever of the group is left, the leader gone or not.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	select {
+	case <-waited:
+	case <-time.After(grace):
+	}
+	if ctx.Err() == nil {
+		return fmt.Errorf("reinstall hook %s: still running after %v: its process group was sent SIGTERM, and SIGKILL %v later", argv[0], timeout, grace)
+	}
+	return fmt.Errorf("reinstall hook %s stopped (SIGTERM to its process group, SIGKILL %v later): %w", argv[0], grace, context.Cause(ctx))
 }
 
 // rejoin is the rejoin gate: the node registers again, Ready, with the
@@ -356,6 +480,9 @@ func (e *executor) rejoin(ctx context.Context, nr *NodeRun) error {
 	timeout := time.Duration(plan.Seconds(e.p.Spec.Gates.RejoinTimeoutSeconds, plan.DefaultRejoinTimeoutSeconds)) * time.Second
 	want := e.p.Spec.Gates.ExpectedOSImage
 	last := "not seen yet"
+	// Only a node that came back since the hook started counts: a hook
+	// that returns before the node goes down would otherwise pass the gate
+	// on the node's old Ready status.
 	err := wait.PollUntilContextTimeout(ctx, e.cfg.PollInterval, timeout, true, func(ctx context.Context) (bool, error) {
 		n, err := e.client.CoreV1().Nodes().Get(ctx, nr.Name, metav1.GetOptions{})
 		switch {
@@ -374,7 +501,9 @@ func (e *executor) rejoin(ctx context.Context, nr *NodeRun) error {
 			last = fmt.Sprintf("Ready with OS image %q", n.Status.NodeInfo.OSImage)
 			return false, nil
 		}
-		return true, nil
+		ok, why := rebooted(nr.BeforeHook, n)
+		last = why
+		return ok, nil
 	})
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil {
@@ -393,23 +522,30 @@ func (e *executor) rejoin(ctx context.Context, nr *NodeRun) error {
 }
 
 func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	c := readyCondition(n)
+	return c != nil && c.Status == corev1.ConditionTrue
 }
 
-// uncordon makes the node schedulable again and clears its annotations.
+func readyCondition(n *corev1.Node) *corev1.NodeCondition {
+	for i, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// uncordon makes the node schedulable again — or, when it was cordoned
+// before the run (CordonedBefore), leaves it cordoned as it was — and
+// clears the executor's annotations.
 func (e *executor) uncordon(ctx context.Context, nr *NodeRun) error {
-	node, err := e.client.CoreV1().Nodes().Get(ctx, nr.Name, metav1.GetOptions{})
+	node, err := e.getNode(ctx, nr.Name)
 	if err != nil {
-		return fmt.Errorf("reading node: %w", err)
+		return err
 	}
 	h := NewDrainHelper(ctx, e.client, e.p.Spec.Drain, io.Discard, io.Discard, false)
-	if err := drain.RunCordonOrUncordon(h, node, false); err != nil {
-		return fmt.Errorf("uncordoning: %w", err)
+	if err := e.retry(ctx, func(context.Context) error { return drain.RunCordonOrUncordon(h, node, nr.CordonedBefore) }); err != nil {
+		return fmt.Errorf("restoring the cordon state of before the run: %w", err)
 	}
 	for _, k := range []string{AnnotationRollout, AnnotationStopped} {
 		if err := e.annotate(ctx, nr.Name, k, ""); err != nil {
@@ -419,6 +555,11 @@ func (e *executor) uncordon(ctx context.Context, nr *NodeRun) error {
 	now := e.cfg.Clock.Now()
 	if err := e.setPhase(ctx, nr, PhaseUncordoned, func() { nr.Uncordoned = &now }); err != nil {
 		return err
+	}
+	if nr.CordonedBefore {
+		e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonUncordoned, "left cordoned by noderoll: it was cordoned before the run")
+		e.logf("node %s: left cordoned, as it was before the run", nr.Name)
+		return nil
 	}
 	e.event(ctx, nr.Name, corev1.EventTypeNormal, ReasonUncordoned, "uncordoned by noderoll")
 	e.logf("node %s: uncordoned", nr.Name)
@@ -520,9 +661,12 @@ func (e *executor) gates(ctx context.Context, i int, b *BatchRun) error {
 		{"drift", false, func(ctx context.Context) (string, error) { return e.checkDrift(ctx, remaining) }},
 		{"pending-pods", true, e.checkPending},
 		{"pdb-exhausted", true, func(ctx context.Context) (string, error) { return e.checkBudgets(ctx, b.Nodes) }},
+		{"pdb-overlap", false, func(ctx context.Context) (string, error) { return e.checkOverlap(ctx, b.Nodes) }},
 		{"resimulation", false, func(ctx context.Context) (string, error) { return e.checkResimulation(ctx, i) }},
 	} {
-		msg, err := g.check(ctx)
+		var msg string
+		check := func(ctx context.Context) (err error) { msg, err = g.check(ctx); return err }
+		err := e.retry(ctx, check)
 		started, first := e.cfg.Clock.Now(), msg
 		deadline := started.Add(settle)
 		for err == nil && msg != "" && g.wait && e.cfg.Clock.Now().Before(deadline) {
@@ -531,7 +675,7 @@ func (e *executor) gates(ctx context.Context, i int, b *BatchRun) error {
 				return context.Cause(ctx)
 			case <-e.cfg.Clock.After(e.cfg.PollInterval):
 			}
-			msg, err = g.check(ctx)
+			err = e.retry(ctx, check)
 		}
 		if err != nil {
 			return fmt.Errorf("gate %s: %w", g.name, err)
@@ -600,10 +744,11 @@ func (e *executor) checkBudgets(ctx context.Context, nodes []string) (string, er
 	if err != nil {
 		return "", err
 	}
-	exhausted := plan.ExhaustedBudgets(pdbs, pods, nodes, e.p.Spec.Drain, func(ns, name string) bool {
-		_, err := e.client.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
-		return err == nil
-	})
+	exists, err := e.daemonSets(ctx, pods, nodes)
+	if err != nil {
+		return "", err
+	}
+	exhausted := plan.ExhaustedBudgets(pdbs, pods, nodes, e.p.Spec.Drain, exists)
 	if len(exhausted) == 0 {
 		return "", nil
 	}
@@ -640,6 +785,72 @@ func (e *executor) checkBudgets(ctx context.Context, nodes []string) (string, er
 	return fmt.Sprintf("PodDisruptionBudgets allow no disruption but select pods the batch must evict: %s", strings.Join(exhausted, "; ")), nil
 }
 
+// daemonSets reads the DaemonSets that own pods on the nodes, and returns
+// plan.Drain's daemonSetExists over them: a DaemonSet that cannot be read
+// for another reason than its absence fails the check instead of being
+// taken for absent.
+func (e *executor) daemonSets(ctx context.Context, pods []*corev1.Pod, nodes []string) (func(ns, name string) bool, error) {
+	exists := map[string]bool{}
+	for _, p := range pods {
+		ref := metav1.GetControllerOf(p)
+		if ref == nil || ref.Kind != "DaemonSet" || !slices.Contains(nodes, p.Spec.NodeName) {
+			continue
+		}
+		key := p.Namespace + "/" + ref.Name
+		if _, ok := exists[key]; ok {
+			continue
+		}
+		_, err := e.client.AppsV1().DaemonSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("reading DaemonSet %s: %w", key, err)
+		}
+		exists[key] = err == nil
+	}
+	return func(ns, name string) bool { return exists[ns+"/"+name] }, nil
+}
+
+// checkOverlap fails when a pod the batch must evict is selected by more
+// than one PodDisruptionBudget: the Eviction API refuses such a pod with a
+// 500, however often it is asked (plan.EvictionMultiplePDBs), so the drain
+// could never finish.
+func (e *executor) checkOverlap(ctx context.Context, nodes []string) (string, error) {
+	pdbs, err := e.listPDBs(ctx)
+	if err != nil {
+		return "", err
+	}
+	pods, err := e.pods.List(labels.Everything())
+	if err != nil {
+		return "", err
+	}
+	exists, err := e.daemonSets(ctx, pods, nodes)
+	if err != nil {
+		return "", err
+	}
+	var overlaps []string
+	for _, p := range pods {
+		if !slices.Contains(nodes, p.Spec.NodeName) || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded ||
+			p.Status.Phase == corev1.PodFailed || plan.Drain(p, e.p.Spec.Drain, exists).Action != plan.Evict {
+			continue
+		}
+		var names []string
+		for _, pdb := range pdbs {
+			if plan.Selects(pdb, p) {
+				names = append(names, pdb.Namespace+"/"+pdb.Name)
+			}
+		}
+		if len(names) > 1 {
+			slices.Sort(names)
+			overlaps = append(overlaps, fmt.Sprintf("%s/%s on %s (%s)", p.Namespace, p.Name, p.Spec.NodeName, strings.Join(names, ", ")))
+		}
+	}
+	if len(overlaps) == 0 {
+		return "", nil
+	}
+	slices.Sort(overlaps)
+	return "pods the batch must evict are selected by more than one PodDisruptionBudget, which the Eviction API refuses (500) however often it is asked: " +
+		strings.Join(overlaps, "; "), nil
+}
+
 func (e *executor) checkResimulation(ctx context.Context, i int) (string, error) {
 	if e.cfg.Resimulate == nil {
 		return "", nil
@@ -664,7 +875,7 @@ func (e *executor) checkResimulation(ctx context.Context, i int) (string, error)
 }
 
 // prefixed returns a writer that prefixes each line written to w.
-func prefixed(w io.Writer, prefix string) io.Writer {
+func prefixed(w io.Writer, prefix string) *prefixWriter {
 	return &prefixWriter{w: w, prefix: prefix}
 }
 
@@ -690,6 +901,16 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 			return 0, err
 		}
 		p.buf = p.buf[i+1:]
+	}
+}
+
+// flush writes the last line, if it had no newline.
+func (p *prefixWriter) flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) > 0 {
+		_, _ = fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf)
+		p.buf = nil
 	}
 }
 

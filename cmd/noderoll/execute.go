@@ -41,10 +41,12 @@ func newExecuteCommand(stdout, stderr io.Writer) *cobra.Command {
 			"with --resimulate, a fresh prediction of the remaining batches), then per node:\n" +
 			"cordon, drain through the Eviction API (kubectl's drain library), the reinstall\n" +
 			"hook, wait for the node to rejoin Ready with the expected OS image, uncordon, wait\n" +
-			"for the displaced workloads to be Ready; soak. Progress is kept in the ConfigMap\n" +
-			"noderoll-progress and a Lease noderoll-executor is held in the namespace -n\n" +
-			"(default kube-system): a killed run is taken up with --resume, and a second\n" +
-			"executor refuses to start. --dry-run prints every action and changes nothing\n" +
+			"for the displaced workloads to be Ready; soak. The progress ConfigMap\n" +
+			"noderoll-progress and a Lease noderoll-executor are kept in the namespace -n\n" +
+			"(default noderoll-system, which `kubectl apply -f deploy/rbac.yaml` creates):\n" +
+			"a killed run is taken up with --resume, and a second executor refuses to start;\n" +
+			"once the Lease is lost the executor writes nothing more and stops.\n" +
+			"--dry-run prints every action and changes nothing\n" +
 			"(evictions and cordons are sent as server-side dry runs).\n" +
 			"Exit status: 0 completed, 1 stopped by a gate or failed, 2 bad plan or usage.",
 		Args: exactArgs("plan.yaml"),
