@@ -162,11 +162,10 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 	ready := readyOf(all)
 	displaced := map[string]int{}
 	for i := range pods {
-		// Jobs are not waited for: the Job controller recreates an evicted
-		// pod only after its failure back-off (10 s, doubling), and not at
-		// all once the Job has used its backoffLimit; waiting on batch
-		// work would hold the rollout hostage to it.
-		if k := ownerKey(&pods[i]); k != "" && !strings.HasPrefix(k, "DaemonSet/") && !strings.HasPrefix(k, "Job/") {
+		// What a node waits for is the simulator's rule too
+		// (plan.AwaitedAfterDrain): neither DaemonSet nor Job pods.
+		ref := metav1.GetControllerOf(&pods[i])
+		if k := ownerKey(&pods[i]); k != "" && ref != nil && plan.AwaitedAfterDrain(ref.Kind) {
 			displaced[k] = ready[k]
 		}
 	}
@@ -238,9 +237,9 @@ func (e *executor) drain(ctx context.Context, batch int, nr *NodeRun) error {
 }
 
 // disruptionMemory is how long the disruption controller counts a pod
-// whose eviction was granted as disrupted while it is not deleted
-// (DeletionTimeout in k8s.io/kubernetes/pkg/controller/disruption).
-const disruptionMemory = 2 * time.Minute
+// whose eviction was granted as disrupted while it is not deleted (one
+// home with the simulator's: plan.DisruptedPodMemory).
+const disruptionMemory = plan.DisruptedPodMemory
 
 // grantedEviction is a pod whose eviction a budget granted, and which was
 // not deleted.
