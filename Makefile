@@ -71,6 +71,19 @@ chromium:
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem -timeout 60m ./bench/
 
+# Fuzzing: each target in turn for FUZZTIME (default 10m), one worker so
+# that a core stays free. Crashers land in the package's testdata/fuzz/
+# and become regression seeds that `go test` (and so `make test`) runs.
+FUZZTIME    ?= 10m
+FUZZ_TARGETS := ./snapshot:FuzzLoadBytes ./plan:FuzzLoadBytes ./sim:FuzzParseConfig ./scheduler:FuzzDecodeProfile
+
+.PHONY: fuzz
+fuzz: deps
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz: $$fn in $$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; \
+	done
+
 GOLANGCI_VERSION := v2.6.2
 
 lint: deps $(CURDIR)/.cache/bin/golangci-lint-$(GOLANGCI_VERSION)

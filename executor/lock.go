@@ -4,14 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -405,6 +409,28 @@ func isWrite(method string) bool {
 	return true
 }
 
+// isServerDryRun reports whether the request is a server-side dry run: the
+// dryRun=All query parameter, or an eviction whose body's deleteOptions
+// ask for it (the Eviction API takes its dry run in the body).
+func isServerDryRun(req *http.Request) bool {
+	if req.URL.Query().Get("dryRun") == metav1.DryRunAll {
+		return true
+	}
+	if req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, "/eviction") || req.GetBody == nil {
+		return false
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return false
+	}
+	defer body.Close()
+	var eviction policyv1.Eviction
+	if err := json.NewDecoder(io.LimitReader(body, 1<<20)).Decode(&eviction); err != nil {
+		return false
+	}
+	return eviction.DeleteOptions != nil && slices.Equal(eviction.DeleteOptions.DryRun, []string{metav1.DryRunAll})
+}
+
 // fence wraps the transport of the executor's clients (all but the lease
 // client): a request that would change the cluster is sent only while
 // held says the Lease is held. Server-side dry runs change nothing and
@@ -412,7 +438,7 @@ func isWrite(method string) bool {
 func fence(held func() error) func(http.RoundTripper) http.RoundTripper {
 	return func(rt http.RoundTripper) http.RoundTripper {
 		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			if isWrite(req.Method) && req.URL.Query().Get("dryRun") != metav1.DryRunAll {
+			if isWrite(req.Method) && !isServerDryRun(req) {
 				if err := held(); err != nil {
 					return nil, fmt.Errorf("not sending %s %s: %w", req.Method, req.URL.Path, err)
 				}

@@ -13,6 +13,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -250,6 +251,14 @@ func TestFenceSendsNoWriteWithoutTheLease(t *testing.T) {
 			return err
 		}, true, nil},
 		{"a create with the Lease is sent", true, func() error { _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); return err }, true, nil},
+		// The Eviction API takes its dry run in the body.
+		{"an eviction's server-side dry run without the Lease is sent", false, func() error {
+			return c.PolicyV1().Evictions("ops").Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ops"},
+				DeleteOptions: &metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}}})
+		}, true, nil},
+		{"an eviction without the Lease is not sent", false, func() error {
+			return c.PolicyV1().Evictions("ops").Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "ops"}})
+		}, false, ErrLeaseLost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.held {
