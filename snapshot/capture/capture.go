@@ -77,12 +77,31 @@ func (p Permission) String() string {
 	return p.Verb + " " + p.Resource + "." + p.Group
 }
 
-// Permissions returns every permission a capture uses, in a stable order:
-// "list" on each resource it reads. deploy/rbac.yaml grants exactly these.
+// Permissions returns every permission a capture needs, in a stable
+// order: "list" on each resource it reads. deploy/rbac.yaml grants exactly
+// these.
 func Permissions() []Permission {
-	out := make([]Permission, len(kinds))
-	for i, k := range kinds {
-		out[i] = Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource}
+	var out []Permission
+	for _, k := range kinds {
+		if !k.optional {
+			out = append(out, Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource})
+		}
+	}
+	return out
+}
+
+// OptionalPermissions are the lists a capture makes when it may, and does
+// without when it is refused: "list secrets", for the Secret counts per
+// namespace. Even a metadata-only list of Secrets needs a verb that lets
+// another client read their data, so deploy/rbac.yaml does not grant it;
+// without it the snapshot counts no Secrets (the migration's object-copy
+// time then leaves them out).
+func OptionalPermissions() []Permission {
+	var out []Permission
+	for _, k := range kinds {
+		if k.optional {
+			out = append(out, Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource})
+		}
 	}
 	return out
 }
@@ -322,6 +341,12 @@ func (c *capturer) progress(i, n, remaining int, reset bool) {
 func (c *capturer) combine(host string, errs []error) error {
 	var forbidden ForbiddenError
 	for i, err := range errs {
+		if apierrors.IsForbidden(err) && kinds[i].optional {
+			// Done without: its counts stay empty.
+			kinds[i].reset(c, i)
+			errs[i] = nil
+			continue
+		}
 		if apierrors.IsForbidden(err) {
 			k := &kinds[i]
 			forbidden.Missing = append(forbidden.Missing, Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource})
@@ -365,6 +390,9 @@ func classify(host string, err error) error {
 type kind struct {
 	gvr        schema.GroupVersionResource
 	namespaced bool
+	// optional: a capture refused this list does without it
+	// (OptionalPermissions).
+	optional bool
 	// reset empties what the kind stored, before a (re)start.
 	reset func(c *capturer, i int)
 	// page lists one page into the snapshot and returns how many objects
@@ -461,7 +489,7 @@ var kinds = []kind{
 		func(s *snapshot.Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses }),
 
 	counted(corev1.SchemeGroupVersion.WithResource("configmaps"), func(c *snapshot.ObjectCounts) { c.ConfigMaps++ }),
-	counted(corev1.SchemeGroupVersion.WithResource("secrets"), func(c *snapshot.ObjectCounts) { c.Secrets++ }),
+	optional(counted(corev1.SchemeGroupVersion.WithResource("secrets"), func(c *snapshot.ObjectCounts) { c.Secrets++ })),
 	counted(corev1.SchemeGroupVersion.WithResource("serviceaccounts"), func(c *snapshot.ObjectCounts) { c.ServiceAccounts++ }),
 	counted(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
 		func(c *snapshot.ObjectCounts) { c.Roles++ }),
@@ -501,6 +529,12 @@ func stored[L metav1.ListInterface, T any, P interface {
 
 // counted builds a kind that is only counted per namespace, from its
 // metadata: the objects' content is never requested.
+// optional marks k as a list a capture does without when refused.
+func optional(k kind) kind {
+	k.optional = true
+	return k
+}
+
 func counted(gvr schema.GroupVersionResource, count func(*snapshot.ObjectCounts)) kind {
 	return kind{
 		gvr:        gvr,

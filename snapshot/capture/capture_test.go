@@ -325,10 +325,10 @@ func TestCaptureErrors(t *testing.T) {
 		check  func(t *testing.T, err error)
 	}{
 		{
-			name: "a forbidden list names each verb and resource refused",
+			name: "a forbidden list names each verb and resource refused, and not the optional Secrets",
 			config: func(t *testing.T) *rest.Config {
 				f := newFakeAPI(t)
-				f.forbidden["secrets"], f.forbidden["deployments"] = true, true
+				f.forbidden["secrets"], f.forbidden["deployments"], f.forbidden["roles"] = true, true, true
 				return start(t, f)
 			},
 			check: func(t *testing.T, err error) {
@@ -336,11 +336,11 @@ func TestCaptureErrors(t *testing.T) {
 				if !errors.As(err, &fe) {
 					t.Fatalf("error %v, want a *ForbiddenError", err)
 				}
-				want := []Permission{{"list", "apps", "deployments"}, {"list", "", "secrets"}}
+				want := []Permission{{"list", "apps", "deployments"}, {"list", "rbac.authorization.k8s.io", "roles"}}
 				if !slices.Equal(fe.Missing, want) {
 					t.Errorf("missing %v, want %v", fe.Missing, want)
 				}
-				if !strings.Contains(err.Error(), "list deployments.apps, list secrets") {
+				if !strings.Contains(err.Error(), "list deployments.apps, list roles.rbac.authorization.k8s.io") {
 					t.Errorf("message %q does not name the lists", err)
 				}
 			},
@@ -416,4 +416,27 @@ func TestDeployRBACGrantsExactlyThePermissions(t *testing.T) {
 type snapshotResult struct {
 	s        *snapshot.Snapshot
 	progress [][2]int
+}
+
+// TestCaptureDoesWithoutSecrets: deploy/rbac.yaml grants no verb on
+// Secrets; a capture refused their list succeeds and counts none, while
+// one allowed counts them.
+func TestCaptureDoesWithoutSecrets(t *testing.T) {
+	if got := OptionalPermissions(); !slices.Equal(got, []Permission{{"list", "", "secrets"}}) {
+		t.Fatalf("optional permissions %v, want [list secrets]", got)
+	}
+	if slices.Contains(Permissions(), Permission{"list", "", "secrets"}) {
+		t.Fatalf("Permissions() requires list secrets")
+	}
+	f := newFakeAPI(t)
+	f.forbidden["secrets"] = true
+	s, err := Capture(t.Context(), Config{REST: start(t, f)})
+	if err != nil {
+		t.Fatalf("a capture refused the Secrets list failed: %v", err)
+	}
+	for ns, c := range s.NamespaceCounts {
+		if c.Secrets != 0 {
+			t.Errorf("namespace %s: %d Secrets counted without the list", ns, c.Secrets)
+		}
+	}
 }
