@@ -100,6 +100,20 @@ func readyPods(ctx context.Context, c kubernetes.Interface, ns string, sel label
 	return n, pods.Items, nil
 }
 
+// uncordonAndCapture makes node-1 schedulable (every pod of the scenario
+// sits on node-0 by then) and captures the cluster.
+func uncordonAndCapture(ctx context.Context, t *testing.T, c *Cluster) *snapshot.Snapshot {
+	t.Helper()
+	if err := setCordon(ctx, c.Client, "node-1", false); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := capture.Capture(ctx, capture.Config{REST: c.REST})
+	if err != nil {
+		t.Fatalf("capturing: %v", err)
+	}
+	return snap
+}
+
 // predictFirstBatch simulates replacing node-0 then node-1 of snap, one at
 // a time, with reinstalls and joins that take no time, and returns the
 // result: its first batch is node-0's drain and the recovery of its pods.
@@ -161,13 +175,7 @@ func TestOrderedReadyStatefulSetRecoversAsPredicted(t *testing.T) {
 	if _, err := materialize.Apply(ctx, want, materialize.Config{REST: c.REST, Timeout: 2 * time.Minute}); err != nil {
 		t.Fatalf("applying the scenario: %v", err)
 	}
-	if err := setCordon(ctx, c.Client, "node-1", false); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := capture.Capture(ctx, capture.Config{REST: c.REST})
-	if err != nil {
-		t.Fatalf("capturing: %v", err)
-	}
+	snap := uncordonAndCapture(ctx, t, c)
 	for _, p := range snap.Pods {
 		if p.Namespace == ns && p.Spec.NodeName != "node-0" {
 			t.Fatalf("pod %s is on %q, want every db pod on node-0", p.Name, p.Spec.NodeName)
@@ -187,7 +195,7 @@ func TestOrderedReadyStatefulSetRecoversAsPredicted(t *testing.T) {
 	}
 	// The old pods are gone once their grace period ends; then three
 	// pods must be Ready.
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, false, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, false, func(ctx context.Context) (bool, error) {
 		ready, pods, err := readyPods(ctx, c.Client, ns, sel)
 		if err != nil {
 			return false, err
@@ -346,13 +354,7 @@ func TestPodsOfAnOperatorAreNeitherLostNorCountedTwice(t *testing.T) {
 		}
 	}
 	waitReady("two Ready broker pods on node-0", on("node-0"))
-	if err := setCordon(ctx, c.Client, "node-1", false); err != nil {
-		t.Fatal(err)
-	}
-	snap, err := capture.Capture(ctx, capture.Config{REST: c.REST})
-	if err != nil {
-		t.Fatalf("capturing: %v", err)
-	}
+	snap := uncordonAndCapture(ctx, t, c)
 	for _, p := range snap.Pods {
 		if p.Namespace == ns && metav1.GetControllerOf(&p) == nil {
 			t.Fatalf("captured pod %s lost its owner reference", p.Name)

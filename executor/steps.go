@@ -734,16 +734,26 @@ func (e *executor) checkPending(context.Context) (string, error) {
 	return e.p.Spec.Gates.CheckPending(plan.PendingPods(pods)), nil
 }
 
-func (e *executor) checkBudgets(ctx context.Context, nodes []string) (string, error) {
+// budgetInputs is what the budget gates read: the cluster's budgets, its
+// pods, and which DaemonSets of the batch's pods exist (the drain's filter).
+func (e *executor) budgetInputs(ctx context.Context, nodes []string) ([]*policyv1.PodDisruptionBudget, []*corev1.Pod, func(namespace, name string) bool, error) {
 	pdbs, err := e.listPDBs(ctx)
 	if err != nil {
-		return "", err
+		return nil, nil, nil, err
 	}
 	pods, err := e.pods.List(labels.Everything())
 	if err != nil {
-		return "", err
+		return nil, nil, nil, err
 	}
 	exists, err := e.daemonSets(ctx, pods, nodes)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return pdbs, pods, exists, nil
+}
+
+func (e *executor) checkBudgets(ctx context.Context, nodes []string) (string, error) {
+	pdbs, pods, exists, err := e.budgetInputs(ctx, nodes)
 	if err != nil {
 		return "", err
 	}
@@ -813,15 +823,7 @@ func (e *executor) daemonSets(ctx context.Context, pods []*corev1.Pod, nodes []s
 // 500, however often it is asked (plan.EvictionMultiplePDBs), so the drain
 // could never finish.
 func (e *executor) checkOverlap(ctx context.Context, nodes []string) (string, error) {
-	pdbs, err := e.listPDBs(ctx)
-	if err != nil {
-		return "", err
-	}
-	pods, err := e.pods.List(labels.Everything())
-	if err != nil {
-		return "", err
-	}
-	exists, err := e.daemonSets(ctx, pods, nodes)
+	pdbs, pods, exists, err := e.budgetInputs(ctx, nodes)
 	if err != nil {
 		return "", err
 	}
