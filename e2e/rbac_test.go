@@ -32,18 +32,18 @@ func TestCaptureNeedsExactlyTheListsOfDeployRBAC(t *testing.T) {
 	if err := yaml.Unmarshal(data, &role); err != nil {
 		t.Fatalf("deploy/rbac.yaml: %v", err)
 	}
-	withoutSecrets := role.DeepCopy()
-	withoutSecrets.Name = "noderoll-capture-without-secrets"
-	for i := range withoutSecrets.Rules {
-		r := &withoutSecrets.Rules[i]
-		r.Resources = slices.DeleteFunc(slices.Clone(r.Resources), func(s string) bool { return s == "secrets" })
+	withoutRoles := role.DeepCopy()
+	withoutRoles.Name = "noderoll-capture-without-roles"
+	for i := range withoutRoles.Rules {
+		r := &withoutRoles.Rules[i]
+		r.Resources = slices.DeleteFunc(slices.Clone(r.Resources), func(s string) bool { return s == "roles" })
 	}
 	for _, b := range []struct {
 		user string
 		role *rbacv1.ClusterRole
 	}{
 		{"capturer", &role},
-		{"no-secrets", withoutSecrets},
+		{"no-roles", withoutRoles},
 	} {
 		if _, err := c.Client.RbacV1().ClusterRoles().Create(ctx, b.role, metav1.CreateOptions{}); err != nil {
 			t.Fatalf("creating ClusterRole %s: %v", b.role.Name, err)
@@ -68,7 +68,7 @@ func TestCaptureNeedsExactlyTheListsOfDeployRBAC(t *testing.T) {
 		{"a user bound to the ClusterRole of deploy/rbac.yaml captures the cluster", "capturer", "", nil},
 		{"the same user captures one namespace", "capturer", "kube-system", nil},
 		{"a user without a role is told every list it lacks", "nobody", "", all},
-		{"a user who may not list Secrets is told exactly that", "no-secrets", "", []capture.Permission{{Verb: "list", Resource: "secrets"}}},
+		{"a user who may not list Roles is told exactly that", "no-roles", "", []capture.Permission{{Verb: "list", Group: "rbac.authorization.k8s.io", Resource: "roles"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := rest.CopyConfig(c.REST)
