@@ -13,7 +13,7 @@ DEMO_STRATEGIES ?= rolling:1%,rolling:2%,rolling:5%,rolling:10%,rolling:20%,migr
 PKGS      := ./...
 BENCHTIME ?= 1x
 
-.PHONY: all build test test-short demo bench lint fmt deps clean-demo assets chromium
+.PHONY: all build test test-short demo bench lint fmt deps clean-demo assets chromium fuzz fuzz-short
 
 all: build
 
@@ -26,6 +26,32 @@ build: deps assets
 test: deps e2e-bins assets chromium
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
+	$(MAKE) --no-print-directory fuzz-short
+
+# The fuzz targets of the input loaders, package:function. `go test` runs
+# their seed corpora (testdata/ and testdata/fuzz/, where crashes found are
+# kept) as ordinary tests; `make fuzz` fuzzes each in turn for FUZZTIME
+# (FUZZPARALLEL workers, default one per CPU), `make fuzz-short` for
+# FUZZTIME_SHORT each, as `make test` does.
+FUZZ_TARGETS   := ./snapshot/:FuzzLoadBytes ./plan/:FuzzLoadBytes ./sim/:FuzzParseConfig ./scheduler/:FuzzDecodeProfile
+FUZZTIME       ?= 10m
+FUZZTIME_SHORT ?= 5s
+FUZZPARALLEL   ?=
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_FOR=$(FUZZTIME)
+
+fuzz-short: deps
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_FOR=$(FUZZTIME_SHORT)
+
+.PHONY: fuzz-run
+fuzz-run:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz: $$fn in $$pkg for $(FUZZ_FOR)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_FOR) -fuzzminimizetime 10s \
+			$(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) $$pkg; \
+	done
 
 test-short: deps assets
 	$(GO) test -short $(PKGS)
@@ -70,19 +96,6 @@ chromium:
 # Seed-scale benchmarks: our scheduler against the naive framework loop.
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem -timeout 60m ./bench/
-
-# Fuzzing: each target in turn for FUZZTIME (default 10m), one worker so
-# that a core stays free. Crashers land in the package's testdata/fuzz/
-# and become regression seeds that `go test` (and so `make test`) runs.
-FUZZTIME    ?= 10m
-FUZZ_TARGETS := ./snapshot:FuzzLoadBytes ./plan:FuzzLoadBytes ./sim:FuzzParseConfig ./scheduler:FuzzDecodeProfile
-
-.PHONY: fuzz
-fuzz: deps
-	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
-	  echo "fuzz: $$fn in $$pkg for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; \
-	done
 
 GOLANGCI_VERSION := v2.6.2
 

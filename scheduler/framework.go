@@ -40,6 +40,22 @@ var registerMetrics sync.Once
 // a larger one is refused without being read whole.
 const MaxConfigBytes = 1 << 20
 
+// ConfigError is a scheduler configuration file (--scheduler-config) that
+// cannot be used: missing, too large, not a valid KubeSchedulerConfiguration
+// or without the profile asked for. Its message names the file. The CLI
+// maps it to exit code 2, as other bad input.
+type ConfigError struct {
+	// File is the configuration file.
+	File string
+	// Err says what is wrong with it.
+	Err error
+}
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+
+// Unwrap returns what is wrong with the file.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 // loadProfile returns the scheduler profile to run: the named (or first)
 // profile of the KubeSchedulerConfiguration in file, decoded and defaulted by
 // the scheduler's own scheme, or the default profile when file is empty.
@@ -53,14 +69,18 @@ func loadProfile(file, name string) (*config.KubeSchedulerProfile, error) {
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, fmt.Errorf("reading scheduler configuration: %w", err)
+		return nil, &ConfigError{File: file, Err: fmt.Errorf("reading scheduler configuration: %w", err)}
 	}
 	defer func() { _ = f.Close() }() // read-only: nothing to lose
 	data, err := io.ReadAll(io.LimitReader(f, MaxConfigBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading scheduler configuration %s: %w", file, err)
 	}
-	return decodeProfile(file, data, name)
+	p, err := decodeProfile(file, data, name)
+	if err != nil {
+		return nil, &ConfigError{File: file, Err: err}
+	}
+	return p, nil
 }
 
 // decodeProfile decodes, defaults and validates the KubeSchedulerConfiguration

@@ -10,6 +10,18 @@
 // ServiceAccounts, Roles and RoleBindings are only counted, and the data of
 // ConfigMaps and Secrets is never kept.
 //
+// Input is bounded: MaxInputBytes (2 GiB) for the file and for gzip data
+// decompressed, MaxYAMLDocumentBytes (256 MiB) per YAML document; larger
+// input is an IssueTooLarge naming the file and the limit.
+//
+// Whatever its origin, a snapshot keeps no value that may be a secret:
+// LoadBytes, capture, synth and Save run Scrub, which drops managedFields
+// and last-applied configurations and replaces with Redacted env values,
+// command lines, probe headers, volume attributes, StorageClass parameters
+// and annotations outside the Kubernetes-reserved domains (ScrubObject
+// lists exactly what, and what is kept for the simulator). Save writes
+// mode 0600.
+//
 // Problems with the input are Issues: typed values with a code, a severity,
 // and the file, object (kind/namespace/name) and field they concern, e.g.
 //

@@ -62,6 +62,9 @@ const (
 	// IssueOwnerNotFound: an owner reference names an object the snapshot
 	// lacks although it holds objects of that kind. A warning.
 	IssueOwnerNotFound IssueCode = "OwnerNotFound"
+	// IssueNotCounted: a capture could not count the objects of a kind
+	// (Snapshot.Uncounted) for want of permission. A warning.
+	IssueNotCounted IssueCode = "NotCounted"
 	// IssueUnsupportedVersion: an object of a kind noderoll uses comes in an
 	// API version it does not decode; the object is skipped. A warning.
 	IssueUnsupportedVersion IssueCode = "UnsupportedVersion"

@@ -54,6 +54,12 @@ type Snapshot struct {
 	// whose content is never stored exist there.
 	NamespaceCounts map[string]ObjectCounts `json:"namespaceCounts,omitempty"`
 
+	// Uncounted names the kinds of NamespaceCounts that were not counted
+	// ("ConfigMap", "Secret"): a capture counts ConfigMaps and Secrets only
+	// when asked to and allowed to list them. Their counts are then zero
+	// for want of knowing, not because there are none.
+	Uncounted []string `json:"uncounted,omitempty"`
+
 	// Skipped counts, by kind, the objects of kinds noderoll does not use
 	// that were found in the input. It is informational only.
 	Skipped map[string]int `json:"skipped,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -19,8 +20,9 @@ import (
 
 // captureOptions are the flags of `snapshot capture`.
 type captureOptions struct {
-	kube   *genericclioptions.ConfigFlags
-	output string
+	kube         *genericclioptions.ConfigFlags
+	output       string
+	countSecrets bool
 }
 
 // kubeFlags returns the client flags capture and apply take: --kubeconfig,
@@ -40,11 +42,14 @@ func newCaptureCommand(stderr io.Writer) *cobra.Command {
 		Short: "Capture a snapshot of a live cluster",
 		Long: "Capture a snapshot of a live cluster through its API server: nodes, pods, PDBs,\n" +
 			"workloads, Services, volumes, namespaces and priority classes, listed in pages of\n" +
-			"500, several kinds at once. managedFields and environment variable values are not\n" +
-			"kept; ConfigMaps, Secrets, ServiceAccounts, Roles and RoleBindings are only counted,\n" +
-			"from their metadata: their content is never read. The credentials need only the\n" +
-			"verb list on those resources (deploy/rbac.yaml). With -n, namespaced kinds are\n" +
-			"read from that namespace only.",
+			"500, several kinds at once. What may carry secrets is not kept: managedFields,\n" +
+			"last-applied configurations, env values, command lines and the other fields that\n" +
+			"snapshot.ScrubObject lists are dropped or redacted. ServiceAccounts, Roles and\n" +
+			"RoleBindings are only counted, from their metadata. ConfigMaps and Secrets are not\n" +
+			"listed at all unless --count-secrets asks to count them (from their metadata; if\n" +
+			"the credentials may not list them, the capture goes on without the counts). The\n" +
+			"credentials need only the verb list on the resources of deploy/rbac.yaml, which\n" +
+			"grants nothing on Secrets. With -n, namespaced kinds are read from that namespace only.",
 		Args: exactArgs(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.output == "" {
@@ -55,6 +60,8 @@ func newCaptureCommand(stderr io.Writer) *cobra.Command {
 	}
 	o.kube.AddFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "file to write (.json or .json.gz)")
+	cmd.Flags().BoolVar(&o.countSecrets, "count-secrets", false,
+		"also count ConfigMaps and Secrets per namespace, from their metadata (needs list on both, which deploy/rbac.yaml does not grant; without it they are left uncounted)")
 	return cmd
 }
 
@@ -69,12 +76,22 @@ func (o *captureOptions) run(ctx context.Context, stderr io.Writer) error {
 		progress = func(done, total int) { bar.set("capturing", done, total) }
 	}
 	start := time.Now()
-	s, err := capture.Capture(ctx, capture.Config{REST: rc, Namespace: *o.kube.Namespace, Progress: progress})
+	s, err := capture.Capture(ctx, capture.Config{REST: rc, Namespace: *o.kube.Namespace, Progress: progress,
+		CountConfigMapsAndSecrets: o.countSecrets})
 	bar.finish()
 	if err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
 	elapsed := time.Since(start)
+	printWarnings(stderr, s.Warnings)
+	if len(s.Uncounted) > 0 && !o.countSecrets {
+		kinds := make([]string, len(s.Uncounted))
+		for i, k := range s.Uncounted {
+			kinds[i] = k + "s"
+		}
+		fmt.Fprintf(stderr, "noderoll: note: %s not counted (--count-secrets counts them, with list on both)\n",
+			strings.Join(kinds, " and "))
+	}
 	warnings, verr := s.Validate()
 	printWarnings(stderr, warnings)
 	if verr != nil {

@@ -163,6 +163,12 @@ func TestRun_exitCodesAndMessages(t *testing.T) {
 		{"a bad flag value is a usage error",
 			[]string{"snapshot", "generate", "--profile", "small", "--nodes", "many", "-o", "x.json"}, 2,
 			[]string{`invalid argument "many" for "--nodes"`}},
+		{"a bad scheduler configuration is bad input naming the file",
+			[]string{"simulate", testdata + "cluster.json", "--strategy", "rolling", "-o", "json", "--scheduler-config", testdata + "cluster.json"}, 2,
+			[]string{"noderoll: ../../snapshot/testdata/cluster.json: "}},
+		{"a missing scheduler configuration is bad input",
+			[]string{"simulate", testdata + "cluster.json", "--strategy", "rolling", "-o", "json", "--scheduler-config", missing}, 2,
+			[]string{"noderoll: reading scheduler configuration: open " + missing}},
 		{"help is not an error",
 			[]string{"snapshot", "--help"}, 0, nil},
 	} {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/snapshot"
 )
 
@@ -110,6 +111,7 @@ func reportError(stderr io.Writer, cmd *cobra.Command, err error) int {
 	var re runError
 	var ue usageError
 	var ie *snapshot.InputError
+	var sce *scheduler.ConfigError
 	switch {
 	case !errors.As(err, &re) || errors.As(err, &ue):
 		fmt.Fprintf(stderr, "noderoll: %v\n", err)
@@ -126,7 +128,7 @@ func reportError(stderr io.Writer, cmd *cobra.Command, err error) int {
 			fmt.Fprintf(stderr, "noderoll: %s\n", issue)
 		}
 		return exitUsage
-	case errors.As(err, &ie):
+	case errors.As(err, &ie), errors.As(err, &sce):
 		fmt.Fprintf(stderr, "noderoll: %v\n", err)
 		return exitUsage
 	default:

@@ -58,6 +58,14 @@ type Config struct {
 	Progress func(done, total int)
 	// Now returns the capture time; nil means time.Now.
 	Now func() time.Time
+	// CountConfigMapsAndSecrets also lists ConfigMaps and Secrets, as
+	// metadata only, to count them per namespace (OptionalPermissions).
+	// RBAC cannot grant a metadata-only list, and whoever may list Secrets
+	// may read them, so deploy/rbac.yaml does not grant it: when the lists
+	// are refused, the capture goes on without the counts and says so in
+	// the snapshot's Uncounted and Warnings. When false, neither kind is
+	// listed and both are Uncounted.
+	CountConfigMapsAndSecrets bool
 }
 
 // Permission is an RBAC permission capture needs.
@@ -77,30 +85,21 @@ func (p Permission) String() string {
 	return p.Verb + " " + p.Resource + "." + p.Group
 }
 
-// Permissions returns every permission a capture needs, in a stable
-// order: "list" on each resource it reads. deploy/rbac.yaml grants exactly
-// these.
-func Permissions() []Permission {
-	var out []Permission
-	for _, k := range kinds {
-		if !k.optional {
-			out = append(out, Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource})
-		}
-	}
-	return out
-}
+// Permissions returns every permission a capture needs, in a stable order:
+// "list" on each resource it reads. deploy/rbac.yaml grants exactly these:
+// nothing on Secrets and ConfigMaps.
+func Permissions() []Permission { return permissions(false) }
 
-// OptionalPermissions are the lists a capture makes when it may, and does
-// without when it is refused: "list secrets", for the Secret counts per
-// namespace. Even a metadata-only list of Secrets needs a verb that lets
-// another client read their data, so deploy/rbac.yaml does not grant it;
-// without it the snapshot counts no Secrets (the migration's object-copy
-// time then leaves them out).
-func OptionalPermissions() []Permission {
+// OptionalPermissions returns what Config.CountConfigMapsAndSecrets uses
+// besides Permissions: "list" on configmaps and secrets. A capture without
+// them still succeeds, without those counts.
+func OptionalPermissions() []Permission { return permissions(true) }
+
+func permissions(optional bool) []Permission {
 	var out []Permission
 	for _, k := range kinds {
-		if k.optional {
-			out = append(out, Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource})
+		if k.optional == optional {
+			out = append(out, k.permission())
 		}
 	}
 	return out
@@ -197,16 +196,26 @@ func Capture(ctx context.Context, cfg Config) (*snapshot.Snapshot, error) {
 		Source:        Source,
 		ServerVersion: info.GitVersion,
 	}
+	var active []kind
+	for _, k := range kinds {
+		if !k.optional || cfg.CountConfigMapsAndSecrets {
+			active = append(active, k)
+		} else {
+			s.Uncounted = append(s.Uncounted, k.countedKind)
+		}
+	}
 	c := &capturer{
 		cfg:    cfg,
+		kinds:  active,
 		typed:  typed,
 		meta:   meta,
 		snap:   s,
-		counts: make([]map[string]snapshot.ObjectCounts, len(kinds)),
-		seen:   make([]int, len(kinds)),
-		known:  make([]int, len(kinds)),
+		counts: make([]map[string]snapshot.ObjectCounts, len(active)),
+		seen:   make([]int, len(active)),
+		known:  make([]int, len(active)),
 	}
 	errs := c.run(ctx)
+	c.optionalRefused(errs)
 	if err := c.combine(rc.Host, errs); err != nil {
 		return nil, err
 	}
@@ -232,6 +241,7 @@ func Capture(ctx context.Context, cfg Config) (*snapshot.Snapshot, error) {
 // progress figures across kinds.
 type capturer struct {
 	cfg    Config
+	kinds  []kind // what this capture lists
 	typed  kubernetes.Interface
 	meta   metadata.Interface
 	snap   *snapshot.Snapshot
@@ -245,10 +255,10 @@ type capturer struct {
 // run lists every kind, at most cfg.Parallelism at once, and returns each
 // kind's error in slot i.
 func (c *capturer) run(ctx context.Context) []error {
-	errs := make([]error, len(kinds))
+	errs := make([]error, len(c.kinds))
 	sem := make(chan struct{}, c.cfg.Parallelism)
 	var wg sync.WaitGroup
-	for i := range kinds {
+	for i := range c.kinds {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -270,7 +280,7 @@ func (c *capturer) run(ctx context.Context) []error {
 // took longer than etcd keeps history) restarts the list, up to three
 // times.
 func (c *capturer) listKind(ctx context.Context, i int) error {
-	k := &kinds[i]
+	k := &c.kinds[i]
 	ns := ""
 	if k.namespaced {
 		ns = c.cfg.Namespace
@@ -295,7 +305,7 @@ func (c *capturer) listKind(ctx context.Context, i int) error {
 
 // pages lists every page of kind i into the snapshot.
 func (c *capturer) pages(ctx context.Context, i int, ns string, opts metav1.ListOptions) error {
-	k := &kinds[i]
+	k := &c.kinds[i]
 	for {
 		n, lm, err := k.page(ctx, c, i, ns, opts)
 		if err != nil {
@@ -335,21 +345,34 @@ func (c *capturer) progress(i, n, remaining int, reset bool) {
 	c.cfg.Progress(done, total)
 }
 
+// optionalRefused clears the errors of the optional kinds the API server
+// refused: their counts are left out, Uncounted names them and a warning
+// says why.
+func (c *capturer) optionalRefused(errs []error) {
+	for i, err := range errs {
+		k := &c.kinds[i]
+		if !k.optional || !apierrors.IsForbidden(err) {
+			continue
+		}
+		errs[i] = nil
+		c.counts[i] = nil
+		c.snap.Uncounted = append(c.snap.Uncounted, k.countedKind)
+		c.snap.Warnings = append(c.snap.Warnings, snapshot.Issue{
+			Severity: snapshot.SeverityWarning, Code: snapshot.IssueNotCounted,
+			Message: fmt.Sprintf("%ss are not counted: the credentials may not %s", k.countedKind, k.permission()),
+			Err:     err,
+		})
+	}
+}
+
 // combine turns the kinds' errors into Capture's: a *ForbiddenError naming
 // every refused permission, else an *UnreachableError, else the first
 // error in kind order.
 func (c *capturer) combine(host string, errs []error) error {
 	var forbidden ForbiddenError
 	for i, err := range errs {
-		if apierrors.IsForbidden(err) && kinds[i].optional {
-			// Done without: its counts stay empty.
-			kinds[i].reset(c, i)
-			errs[i] = nil
-			continue
-		}
 		if apierrors.IsForbidden(err) {
-			k := &kinds[i]
-			forbidden.Missing = append(forbidden.Missing, Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource})
+			forbidden.Missing = append(forbidden.Missing, c.kinds[i].permission())
 			forbidden.Errs = append(forbidden.Errs, err)
 		}
 	}
@@ -390,9 +413,10 @@ func classify(host string, err error) error {
 type kind struct {
 	gvr        schema.GroupVersionResource
 	namespaced bool
-	// optional: a capture refused this list does without it
-	// (OptionalPermissions).
+	// optional kinds are listed only with Config.CountConfigMapsAndSecrets.
 	optional bool
+	// countedKind is the Kind of a counted resource ("Secret").
+	countedKind string
 	// reset empties what the kind stored, before a (re)start.
 	reset func(c *capturer, i int)
 	// page lists one page into the snapshot and returns how many objects
@@ -488,13 +512,21 @@ var kinds = []kind{
 		func(l *schedulingv1.PriorityClassList) []schedulingv1.PriorityClass { return l.Items },
 		func(s *snapshot.Snapshot) *[]schedulingv1.PriorityClass { return &s.PriorityClasses }),
 
-	counted(corev1.SchemeGroupVersion.WithResource("configmaps"), func(c *snapshot.ObjectCounts) { c.ConfigMaps++ }),
-	optional(counted(corev1.SchemeGroupVersion.WithResource("secrets"), func(c *snapshot.ObjectCounts) { c.Secrets++ })),
-	counted(corev1.SchemeGroupVersion.WithResource("serviceaccounts"), func(c *snapshot.ObjectCounts) { c.ServiceAccounts++ }),
-	counted(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"},
+	counted(corev1.SchemeGroupVersion.WithResource("serviceaccounts"), "ServiceAccount", false,
+		func(c *snapshot.ObjectCounts) { c.ServiceAccounts++ }),
+	counted(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "roles"}, "Role", false,
 		func(c *snapshot.ObjectCounts) { c.Roles++ }),
-	counted(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
+	counted(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}, "RoleBinding", false,
 		func(c *snapshot.ObjectCounts) { c.RoleBindings++ }),
+	counted(corev1.SchemeGroupVersion.WithResource("configmaps"), "ConfigMap", true,
+		func(c *snapshot.ObjectCounts) { c.ConfigMaps++ }),
+	counted(corev1.SchemeGroupVersion.WithResource("secrets"), "Secret", true,
+		func(c *snapshot.ObjectCounts) { c.Secrets++ }),
+}
+
+// permission is the RBAC permission listing the kind needs.
+func (k *kind) permission() Permission {
+	return Permission{Verb: "list", Group: k.gvr.Group, Resource: k.gvr.Resource}
 }
 
 // listFunc is a typed client's List method.
@@ -528,18 +560,15 @@ func stored[L metav1.ListInterface, T any, P interface {
 }
 
 // counted builds a kind that is only counted per namespace, from its
-// metadata: the objects' content is never requested.
-// optional marks k as a list a capture does without when refused.
-func optional(k kind) kind {
-	k.optional = true
-	return k
-}
-
-func counted(gvr schema.GroupVersionResource, count func(*snapshot.ObjectCounts)) kind {
+// metadata: the objects' content is never requested. An optional one is
+// listed only when asked for.
+func counted(gvr schema.GroupVersionResource, kindName string, optional bool, count func(*snapshot.ObjectCounts)) kind {
 	return kind{
-		gvr:        gvr,
-		namespaced: true,
-		reset:      func(c *capturer, i int) { c.counts[i] = make(map[string]snapshot.ObjectCounts) },
+		gvr:         gvr,
+		namespaced:  true,
+		optional:    optional,
+		countedKind: kindName,
+		reset:       func(c *capturer, i int) { c.counts[i] = make(map[string]snapshot.ObjectCounts) },
 		page: func(ctx context.Context, c *capturer, i int, ns string, opts metav1.ListOptions) (int, metav1.ListInterface, error) {
 			l, err := c.meta.Resource(gvr).Namespace(ns).List(ctx, opts)
 			if err != nil {

@@ -191,6 +191,7 @@ func TestCapture(t *testing.T) {
 		name      string
 		setup     func(f *fakeAPI)
 		namespace string
+		count     bool // CountConfigMapsAndSecrets
 		check     func(t *testing.T, f *fakeAPI, got *snapshotResult)
 	}{
 		{
@@ -227,7 +228,8 @@ func TestCapture(t *testing.T) {
 			},
 		},
 		{
-			name: "Secrets, ConfigMaps and Roles are counted per namespace from their metadata only",
+			name:  "asked to, capture counts Secrets, ConfigMaps and Roles per namespace from their metadata only",
+			count: true,
 			check: func(t *testing.T, _ *fakeAPI, got *snapshotResult) {
 				c := got.s.NamespaceCounts
 				if c["ns0"].Secrets != 2 || c["ns1"].Secrets != 1 || c["ns2"].ConfigMaps != 1 || c["ns0"].Roles != 1 {
@@ -235,6 +237,40 @@ func TestCapture(t *testing.T) {
 				}
 				if c["ns0"].SecretBytes != 0 || c["ns2"].ConfigMapBytes != 0 {
 					t.Errorf("sizes reported without reading data: %+v", c)
+				}
+				if got.s.Uncounted != nil || got.s.Warnings != nil {
+					t.Errorf("uncounted %v, warnings %v: want none", got.s.Uncounted, got.s.Warnings)
+				}
+			},
+		},
+		{
+			name: "by default, capture lists neither Secrets nor ConfigMaps and says they are not counted",
+			check: func(t *testing.T, f *fakeAPI, got *snapshotResult) {
+				if n := len(f.listRequests("secrets")) + len(f.listRequests("configmaps")); n != 0 {
+					t.Errorf("%d requests for secrets and configmaps, want none", n)
+				}
+				if want := []string{"ConfigMap", "Secret"}; !slices.Equal(got.s.Uncounted, want) {
+					t.Errorf("uncounted %v, want %v", got.s.Uncounted, want)
+				}
+				if c := got.s.NamespaceCounts; c["ns0"].Roles != 1 || c["ns0"].Secrets != 0 {
+					t.Errorf("namespace counts %+v: want the role counted, no secret", c)
+				}
+			},
+		},
+		{
+			name:  "asked to count Secrets without the permission, capture goes on without them and says why",
+			setup: func(f *fakeAPI) { f.forbidden["secrets"] = true },
+			count: true,
+			check: func(t *testing.T, _ *fakeAPI, got *snapshotResult) {
+				if want := []string{"Secret"}; !slices.Equal(got.s.Uncounted, want) {
+					t.Errorf("uncounted %v, want %v", got.s.Uncounted, want)
+				}
+				if c := got.s.NamespaceCounts; c["ns2"].ConfigMaps != 1 || c["ns0"].Secrets != 0 {
+					t.Errorf("namespace counts %+v: want the ConfigMap counted, no secret", c)
+				}
+				if len(got.s.Warnings) != 1 || got.s.Warnings[0].Code != snapshot.IssueNotCounted ||
+					got.s.Warnings[0].Message != "Secrets are not counted: the credentials may not list secrets" {
+					t.Errorf("warnings %v, want one saying that Secrets are not counted", got.s.Warnings)
 				}
 			},
 		},
@@ -274,7 +310,7 @@ func TestCapture(t *testing.T) {
 		{
 			name: "progress counts every object and ends at the total",
 			check: func(t *testing.T, _ *fakeAPI, got *snapshotResult) {
-				want := pods + 1 + 3 + 1 + 1
+				want := pods + 1 + 1 // pods, the node, the role
 				if len(got.progress) == 0 || got.progress[len(got.progress)-1] != [2]int{want, want} {
 					t.Errorf("last progress %v, want [%d %d]", got.progress[len(got.progress)-1:], want, want)
 				}
@@ -296,7 +332,7 @@ func TestCapture(t *testing.T) {
 				tc.setup(f)
 			}
 			got := &snapshotResult{}
-			s, err := Capture(context.Background(), Config{REST: start(t, f), Namespace: tc.namespace,
+			s, err := Capture(context.Background(), Config{REST: start(t, f), Namespace: tc.namespace, CountConfigMapsAndSecrets: tc.count,
 				Progress: func(done, total int) { got.progress = append(got.progress, [2]int{done, total}) }})
 			if err != nil {
 				t.Fatal(err)
@@ -325,10 +361,10 @@ func TestCaptureErrors(t *testing.T) {
 		check  func(t *testing.T, err error)
 	}{
 		{
-			name: "a forbidden list names each verb and resource refused, and not the optional Secrets",
+			name: "a forbidden list names each verb and resource refused",
 			config: func(t *testing.T) *rest.Config {
 				f := newFakeAPI(t)
-				f.forbidden["secrets"], f.forbidden["deployments"], f.forbidden["roles"] = true, true, true
+				f.forbidden["roles"], f.forbidden["deployments"] = true, true
 				return start(t, f)
 			},
 			check: func(t *testing.T, err error) {
@@ -418,25 +454,14 @@ type snapshotResult struct {
 	progress [][2]int
 }
 
-// TestCaptureDoesWithoutSecrets: deploy/rbac.yaml grants no verb on
-// Secrets; a capture refused their list succeeds and counts none, while
-// one allowed counts them.
-func TestCaptureDoesWithoutSecrets(t *testing.T) {
-	if got := OptionalPermissions(); !slices.Equal(got, []Permission{{"list", "", "secrets"}}) {
-		t.Fatalf("optional permissions %v, want [list secrets]", got)
-	}
-	if slices.Contains(Permissions(), Permission{"list", "", "secrets"}) {
-		t.Fatalf("Permissions() requires list secrets")
-	}
-	f := newFakeAPI(t)
-	f.forbidden["secrets"] = true
-	s, err := Capture(t.Context(), Config{REST: start(t, f)})
-	if err != nil {
-		t.Fatalf("a capture refused the Secrets list failed: %v", err)
-	}
-	for ns, c := range s.NamespaceCounts {
-		if c.Secrets != 0 {
-			t.Errorf("namespace %s: %d Secrets counted without the list", ns, c.Secrets)
+func TestPermissions_neverReachSecretsOrConfigMapsUnlessAsked(t *testing.T) {
+	for _, p := range Permissions() {
+		if p.Resource == "secrets" || p.Resource == "configmaps" {
+			t.Errorf("Permissions holds %s", p)
 		}
+	}
+	want := []Permission{{"list", "", "configmaps"}, {"list", "", "secrets"}}
+	if got := OptionalPermissions(); !slices.Equal(got, want) {
+		t.Errorf("OptionalPermissions %v, want %v", got, want)
 	}
 }
