@@ -11,12 +11,16 @@ import (
 // Annotate completes a result of a run on the what-if snapshot: it lists
 // the overrides applied, marks the outages accepted, and adds the surge
 // nodes' machine-hours (count × the run's duration) to the extra
-// machine-hours.
+// machine-hours. Annotating a result again (with a file that accepts more
+// outages) redoes the list and the accepted outages, not the hours.
 func (a *Applied) Annotate(res *sim.Result) {
 	if a == nil || a.File.Empty() {
 		return
 	}
-	res.WhatIf = slices.Clone(a.Log)
+	if res.WhatIf == nil {
+		res.Summary.ExtraMachineHours += float64(len(a.SurgeNodes)) * res.Summary.DurationSeconds / 3600
+	}
+	res.WhatIf = append([]string{}, a.Log...)
 	down := map[string]bool{}
 	for _, r := range res.Risks {
 		if r.Code == plan.RiskServiceOutage {
@@ -33,7 +37,6 @@ func (a *Applied) Annotate(res *sim.Result) {
 			}
 		}
 	}
-	res.Summary.ExtraMachineHours += float64(len(a.SurgeNodes)) * res.Summary.DurationSeconds / 3600
 }
 
 // CheckPlan refuses what a plan cannot do with the file: the migration
