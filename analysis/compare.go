@@ -20,6 +20,7 @@ import (
 	"github.com/noderoll/noderoll/sim/migration"
 	"github.com/noderoll/noderoll/sim/rolling"
 	"github.com/noderoll/noderoll/snapshot"
+	"github.com/noderoll/noderoll/whatif"
 )
 
 // DefaultStrategies is the comparison made when none is asked for: rolling
@@ -34,6 +35,10 @@ type Strategy struct {
 	Kind      string
 	Rolling   rolling.Params
 	Migration migration.Params
+	// SurgeAuto (rolling, surge=auto): the run takes the fewest surge
+	// nodes for which no batch has a capacity shortfall or an
+	// unschedulable pod that surge can avoid (MinimalSurge).
+	SurgeAuto bool
 }
 
 // SpecError is a SPEC that cannot be parsed; it names the spec and the key.
@@ -53,8 +58,9 @@ func (e *SpecError) Error() string {
 // SPEC before it ("rolling:10%,surge=5,migration" is two SPECs).
 //
 //	rolling[:SIZE]  SIZE a count or a percentage (default 10%); keys:
-//	                batch, order (name|zone|fewest-pods), surge, window,
-//	                cordon-ahead
+//	                batch, order (name|zone|fewest-pods), surge (a count,
+//	                or auto: the minimal surge, found by bisection),
+//	                window, cordon-ahead
 //	migration[:SEED] SEED the seed fraction; keys: seed (fraction),
 //	                seed-nodes, wave-by (namespace|label:KEY),
 //	                bandwidth (e.g. 100MiB/s), data (copy|dual-write)
@@ -138,6 +144,10 @@ func ParseStrategy(spec string) (Strategy, error) {
 				}
 				st.Rolling.Order = v
 			case "surge":
+				if v == "auto" {
+					st.SurgeAuto = true
+					continue
+				}
 				st.Rolling.Surge, err = atoi(k, v)
 			case "window":
 				st.Rolling.Window, err = atoi(k, v)
@@ -227,6 +237,10 @@ type CompareOptions struct {
 	Parallelism int
 	// Progress, when set, is called as runs finish.
 	Progress func(done, total int)
+	// WhatIf, when set, is applied to every run: plans are made on its
+	// Planning snapshot, runs simulate its Snapshot with its Config (over
+	// Sim.Config), and each result is annotated before the ranking.
+	WhatIf *whatif.Applied
 }
 
 // Comparison is the outcome of `noderoll compare`: the results, in the
@@ -250,10 +264,17 @@ type Comparison struct {
 // Compare runs every strategy on snap, in parallel (each run has its own
 // scheduler; the snapshot is only read), and ranks them.
 func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy, opts CompareOptions) (*Comparison, error) {
+	wi := opts.WhatIf
+	if wi == nil {
+		wi = whatif.None(snap, opts.Sim.Config)
+	}
 	plans := make([]*plan.Plan, len(strategies))
 	for i, st := range strategies {
-		p, err := st.Plan(snap, opts.NewOSImage)
+		p, err := st.Plan(wi.Planning, opts.NewOSImage)
 		if err != nil {
+			return nil, fmt.Errorf("strategy %q: %w", st.Spec, err)
+		}
+		if err := wi.CheckPlan(p); err != nil {
 			return nil, fmt.Errorf("strategy %q: %w", st.Spec, err)
 		}
 		plans[i] = p
@@ -267,6 +288,7 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 	errs := make([]error, len(strategies))
 	simOpts := opts.Sim
 	simOpts.Progress = nil
+	simOpts.Config = wi.Config
 	if par > 1 && simOpts.Scheduler.Parallelism == 0 {
 		// The cores go to the runs side by side, not to each run's cycles.
 		simOpts.Scheduler.Parallelism = 1
@@ -289,7 +311,16 @@ func Compare(ctx context.Context, snap *snapshot.Snapshot, strategies []Strategy
 					continue
 				}
 				start := time.Now()
-				res, err := sim.Run(ctx, snap, plans[i], simOpts)
+				var res *sim.Result
+				var err error
+				if strategies[i].SurgeAuto {
+					res, _, err = autoSurge(ctx, wi, strategies[i], plans[i], opts.NewOSImage, simOpts)
+				} else {
+					res, err = sim.Run(ctx, wi.Snapshot, plans[i], simOpts)
+				}
+				if err == nil {
+					wi.Annotate(res)
+				}
 				runSeconds[i] = time.Since(start).Seconds()
 				if err != nil {
 					errs[i] = fmt.Errorf("simulating %q: %w", strategies[i].Spec, err)
@@ -379,9 +410,18 @@ type Rank struct {
 // Safe reports whether a result shows none of what a change board refuses:
 // a Service with no ready endpoint, a stuck drain, a pod lost for good, a
 // pod left pending at the end.
+//
+// A Service whose outage a what-if file accepts does not count
+// (Summary.OutagesAccepted).
 func Safe(r *sim.Result) bool {
 	s := r.Summary
-	return s.ServicesWithOutage == 0 && s.StuckNodes == 0 && s.LostPods == 0 && s.PendingAtEnd == 0
+	return OutagesNotAccepted(r) == 0 && s.StuckNodes == 0 && s.LostPods == 0 && s.PendingAtEnd == 0
+}
+
+// OutagesNotAccepted counts the Services that went down and whose outage
+// no what-if file accepts.
+func OutagesNotAccepted(r *sim.Result) int {
+	return r.Summary.ServicesWithOutage - r.Summary.OutagesAccepted
 }
 
 // CompareResults orders two results, best first:
@@ -403,7 +443,7 @@ func CompareResults(a, b *sim.Result) int {
 	return cmp.Or(
 		-cmp.Compare(boolInt(Safe(a)), boolInt(Safe(b))),
 		cmp.Compare(ServiceDownSeconds(a), ServiceDownSeconds(b)),
-		cmp.Compare(x.ServicesWithOutage, y.ServicesWithOutage),
+		cmp.Compare(OutagesNotAccepted(a), OutagesNotAccepted(b)),
 		cmp.Compare(x.StuckNodes, y.StuckNodes),
 		cmp.Compare(x.PendingAtEnd, y.PendingAtEnd),
 		cmp.Compare(x.LostPods, y.LostPods),
@@ -418,11 +458,14 @@ func CompareResults(a, b *sim.Result) int {
 }
 
 // ServiceDownSeconds is the Service downtime of a run: the seconds each
-// Service had no ready endpoint, summed over the Services.
+// Service had no ready endpoint, summed over the Services whose outage no
+// what-if file accepts.
 func ServiceDownSeconds(r *sim.Result) float64 {
 	total := 0.0
 	for _, sv := range r.Services {
-		total += sv.DownSeconds
+		if !sv.Accepted {
+			total += sv.DownSeconds
+		}
 	}
 	return total
 }

@@ -711,6 +711,11 @@ func (e *executor) checkDrift(ctx context.Context, remaining []string) (string, 
 		np[i] = &nodes.Items[i]
 	}
 	v := plan.CheckDrift(e.p.Metadata.Baseline, np, pdbs).Violations(e.p.Spec.Gates.Drift, remaining)
+	rv, err := replicasDrift(ctx, e.client, e.p.Metadata.Baseline)
+	if err != nil {
+		return "", err
+	}
+	v = append(v, rv...)
 	return strings.Join(v, "; "), nil
 }
 

@@ -62,6 +62,39 @@ type Baseline struct {
 	Nodes []string `json:"nodes"`
 	// PDBs are the snapshot's budgets, sorted by name.
 	PDBs []PDBDigest `json:"pdbs,omitempty"`
+	// Replicas are the workloads whose replicas a what-if file set: the
+	// live cluster must run them at that scale (CheckReplicas).
+	Replicas []ReplicasDigest `json:"replicas,omitempty"`
+	// IgnoreNamespaces are namespaces a what-if file left out of the
+	// simulation: their budgets are not compared.
+	IgnoreNamespaces []string `json:"ignoreNamespaces,omitempty"`
+}
+
+// ReplicasDigest is a workload's expected scale.
+type ReplicasDigest struct {
+	// Kind is Deployment, StatefulSet or ReplicaSet.
+	Kind string `json:"kind"`
+	// Name is "namespace/name".
+	Name     string `json:"name"`
+	Replicas int32  `json:"replicas"`
+}
+
+// CheckReplicas compares the live scale of the baseline's workloads with
+// what it expects, one line per difference. live maps "Kind/namespace/name"
+// to the live spec.replicas; a workload absent from it is missing.
+func (b *Baseline) CheckReplicas(live map[string]int32) []string {
+	var out []string
+	for _, r := range b.Replicas {
+		key := r.Kind + "/" + r.Name
+		got, ok := live[key]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("%s: missing (the plan expects %d replicas)", key, r.Replicas))
+		case got != r.Replicas:
+			out = append(out, fmt.Sprintf("%s: %d replicas, the plan expects %d (make the what-if file's changes first)", key, got, r.Replicas))
+		}
+	}
+	return out
 }
 
 // PDBDigest identifies a PodDisruptionBudget's budget: its name and what it

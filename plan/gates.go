@@ -66,6 +66,9 @@ func CheckDrift(b *Baseline, nodes []*corev1.Node, pdbs []*policyv1.PodDisruptio
 	}
 	seen := map[string]bool{}
 	for _, pdb := range pdbs {
+		if slices.Contains(b.IgnoreNamespaces, pdb.Namespace) {
+			continue
+		}
 		name := pdb.Namespace + "/" + pdb.Name
 		seen[name] = true
 		got := PDBBudget(pdb)

@@ -33,6 +33,20 @@ type Metadata struct {
 	// Baseline is the part of the snapshot the executor's drift gate
 	// compares the live cluster with.
 	Baseline *Baseline `json:"baseline,omitempty"`
+	// WhatIf, when set, is the what-if file the plan was simulated with:
+	// the Baseline is then the snapshot with its overrides applied, so the
+	// plan runs once the cluster has been changed to match.
+	WhatIf *WhatIf `json:"whatIf,omitempty"`
+}
+
+// WhatIf records a what-if file in a plan.
+type WhatIf struct {
+	// File is the path it was read from.
+	File string `json:"file,omitempty"`
+	// Content is the file as read (YAML).
+	Content string `json:"content"`
+	// Applied lists what each override did, one line each.
+	Applied []string `json:"applied,omitempty"`
 }
 
 // Spec is what to do.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/noderoll/noderoll/analysis"
+	"github.com/noderoll/noderoll/remediate"
 	"github.com/noderoll/noderoll/sim"
 	"github.com/noderoll/noderoll/sim/rolling"
 	"github.com/noderoll/noderoll/snapshot/synth"
@@ -82,9 +84,71 @@ func TestHTML_rendersInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}
+	ids, shot, _ := renderInChromium(t, smallReport(t), "")
+	if len(ids) < 10 {
+		t.Errorf("%d charts on the page, want the comparison, sweep and three per strategy", len(ids))
+	}
+	if out := os.Getenv("NODEROLL_SCREENSHOT"); out != "" {
+		if err := os.WriteFile(out, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestHTML_fixesSectionRendersInChromium: the "Before / after fixes"
+// section of a report made with the fix search on the small profile is
+// drawn (its chart has marks and colours, its tables rows), and a
+// screenshot of the section is taken (written to
+// $NODEROLL_FIXES_SCREENSHOT when set).
+func TestHTML_fixesSectionRendersInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	rep := fixesReport(t)
+	ids, _, section := renderInChromium(t, rep, "#fixes-section")
+	if !slices.Contains(ids, "fixes") {
+		t.Fatalf("charts on the page %v: no fixes chart", ids)
+	}
+	if n := colours(t, section); n < 10 {
+		t.Errorf("the fixes section's screenshot has %d colours", n)
+	}
+	if out := os.Getenv("NODEROLL_FIXES_SCREENSHOT"); out != "" {
+		if err := os.WriteFile(out, section, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fixesReport is a report of the fix search for rolling 10% on the small
+// profile.
+func fixesReport(t *testing.T) Report {
+	t.Helper()
+	ctx := context.Background()
+	snap, err := synth.Generate(ctx, synth.Config{Profile: "small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := analysis.ParseStrategy("rolling:10%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := remediate.Run(ctx, snap, remediate.Options{Strategy: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Report{Title: "Node OS replacement: fixes for rolling:10%", Results: []*sim.Result{out.Before}, Fixes: out}
+}
+
+// renderInChromium writes the report, opens it in headless Chromium from a
+// file, offline, and checks it: no console error, no exception, every
+// chart drawn (an SVG with marks, and pixels that are not all one colour).
+// It returns the charts' ids, a screenshot of the whole page and, when
+// section is a selector, one of that element.
+func renderInChromium(t *testing.T, rep Report, section string) (ids []string, shot, part []byte) {
+	t.Helper()
 	exe := chromium(t)
 	var buf bytes.Buffer
-	if err := WriteHTML(&buf, smallReport(t)); err != nil {
+	if err := WriteHTML(&buf, rep); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "report.html")
@@ -126,9 +190,7 @@ func TestHTML_rendersInChromium(t *testing.T) {
 		}
 	})
 
-	var ids []string
 	var drawn int
-	var shot []byte
 	if err := chromedp.Run(ctx,
 		log.Enable(),
 		chromedp.Navigate("file://"+path),
@@ -138,9 +200,6 @@ func TestHTML_rendersInChromium(t *testing.T) {
 		chromedp.FullScreenshot(&shot, 80),
 	); err != nil {
 		t.Fatal(err)
-	}
-	if len(ids) < 10 {
-		t.Errorf("%d charts on the page, want the comparison, sweep and three per strategy", len(ids))
 	}
 	if drawn != len(ids) {
 		t.Errorf("the script set up %d charts of %d", drawn, len(ids))
@@ -167,9 +226,9 @@ func TestHTML_rendersInChromium(t *testing.T) {
 	if n := colours(t, shot); n < 10 {
 		t.Errorf("the page screenshot has %d colours", n)
 	}
-	if out := os.Getenv("NODEROLL_SCREENSHOT"); out != "" {
-		if err := os.WriteFile(out, shot, 0o644); err != nil {
-			t.Fatal(err)
+	if section != "" {
+		if err := chromedp.Run(ctx, chromedp.Screenshot(section, &part, chromedp.ByQuery)); err != nil {
+			t.Fatalf("screenshot of %s: %v", section, err)
 		}
 	}
 	mu.Lock()
@@ -177,6 +236,7 @@ func TestHTML_rendersInChromium(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("the page logged: %s", p)
 	}
+	return ids, shot, part
 }
 
 // colours counts the distinct colours of an image (up to 1000).

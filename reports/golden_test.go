@@ -28,3 +28,15 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("output differs from %s (run go test ./reports/ -update and review the diff):\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
+
+// TestFixes_markdownGolden pins the "Before / after fixes" section of the
+// fix search for rolling 10% on the small profile, as `remediate -o
+// markdown` writes it.
+func TestFixes_markdownGolden(t *testing.T) {
+	rep := fixesReport(t)
+	var b bytes.Buffer
+	if err := WriteRemediationMarkdown(&b, rep.Fixes); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "fixes.md.golden", b.Bytes())
+}

@@ -30,6 +30,7 @@ type page struct {
 	Risks      []plan.Risk     `json:"risks"`
 	RisksLeft  int             `json:"risksLeft"`
 	Preflight  *preflightPart  `json:"preflight,omitempty"`
+	Fixes      *fixesPart      `json:"fixes,omitempty"`
 	Assumed    string          `json:"assumed"`
 }
 
@@ -76,12 +77,21 @@ const maxRiskRows = 40
 // buildPage computes the page from the report.
 func buildPage(r Report) (*page, error) {
 	p := &page{Title: title(r), Verdict: verdict(r.Results, r.Bands), Findings: r.Findings}
+	if r.Fixes != nil {
+		fp, err := buildFixesPart(r.Fixes)
+		if err != nil {
+			return nil, err
+		}
+		p.Fixes = fp
+		p.Verdict = fp.Headline + " " + p.Verdict
+		p.Safe = r.Fixes.Approvable
+	}
 	if len(r.Results) == 0 {
 		return p, nil
 	}
 	rank := Rank(r.Results)
 	best := r.Results[rank[0]]
-	p.Safe, p.Best = Safe(best), Label(best)
+	p.Safe, p.Best = Safe(best) || (r.Fixes != nil && r.Fixes.Approvable), Label(best)
 	p.Snapshot = fmt.Sprintf("snapshot %s · %d nodes · %d pods", short(best.Snapshot.Fingerprint), best.Snapshot.Nodes, best.Snapshot.Pods)
 	for i, idx := range rank {
 		res := r.Results[idx]
@@ -202,6 +212,9 @@ func WriteHTML(w io.Writer, r Report) error {
 		for _, c := range s.Charts {
 			refs = append(refs, chartRef{c.ID, c.Option})
 		}
+	}
+	if p.Fixes != nil {
+		refs = append(refs, chartRef{p.Fixes.Chart.ID, p.Fixes.Chart.Option})
 	}
 	data, err := json.Marshal(refs) // escapes <, > and &: safe in a script
 	if err != nil {

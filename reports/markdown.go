@@ -18,6 +18,9 @@ import (
 func WriteMarkdown(w io.Writer, r Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", title(r))
+	if r.Fixes != nil {
+		fmt.Fprintf(&b, "**%s**\n\n", fixHeadline(r.Fixes))
+	}
 	fmt.Fprintf(&b, "**%s**\n\n", verdict(r.Results, r.Bands))
 	if len(r.Results) == 0 {
 		_, err := io.WriteString(w, b.String())
@@ -56,6 +59,9 @@ func WriteMarkdown(w io.Writer, r Report) error {
 		if knee >= 0 {
 			fmt.Fprintf(&b, "\nThe knee is at %s: the best trade between duration and risk (Services down, degraded, pods unplaced).\n", points[knee].BatchSize)
 		}
+	}
+	if r.Fixes != nil {
+		fixesMarkdown(&b, r.Fixes)
 	}
 	if len(r.Findings) > 0 {
 		b.WriteString("\n## Findings\n\n")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/noderoll/noderoll/analysis"
 	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/remediate"
 	"github.com/noderoll/noderoll/sim"
 )
 
@@ -32,6 +33,10 @@ type Report struct {
 	// Findings are what a comparison measured (analysis.Findings), shown
 	// under the comparison table.
 	Findings []string
+	// Fixes, when set, is the fix search for one strategy: the report then
+	// has a "Before / after fixes" section, and its headline names the run
+	// that can be approved once the fixes are made.
+	Fixes *remediate.Outcome
 }
 
 // Label names a result as the CLI names a strategy run: "rolling:10%",
@@ -119,7 +124,8 @@ func impact(r *sim.Result) string {
 			parts = append(parts, fmt.Sprintf(many, n))
 		}
 	}
-	add(s.ServicesWithOutage, "1 Service down", "%d Services down")
+	add(analysis.OutagesNotAccepted(r), "1 Service down", "%d Services down")
+	add(s.OutagesAccepted, "1 accepted outage", "%d accepted outages")
 	add(s.StuckNodes, "1 drain stuck", "%d drains stuck")
 	add(s.PendingAtEnd, "1 pod left pending", "%d pods left pending")
 	add(s.LostPods, "1 pod lost", "%d pods lost")

@@ -28,6 +28,10 @@ type Result struct {
 	Semantics Semantics `json:"semantics"`
 	// Timeline samples the cluster over the rollout (see Sample).
 	Timeline []Sample `json:"timeline,omitempty"`
+	// WhatIf lists the what-if overrides applied to the snapshot before
+	// the run, one line each (package whatif); empty without a what-if
+	// file.
+	WhatIf []string `json:"whatIf,omitempty"`
 
 	riskSeen map[string]bool
 }
@@ -87,7 +91,10 @@ type Summary struct {
 	// ServicesDegraded: Services below the degraded threshold at some
 	// moment that never went down.
 	ServicesDegraded int `json:"servicesDegraded"`
-	StuckNodes       int `json:"stuckNodes"`
+	// OutagesAccepted: Services among ServicesWithOutage whose outage a
+	// what-if file accepts; they do not block approval.
+	OutagesAccepted int `json:"outagesAccepted,omitempty"`
+	StuckNodes      int `json:"stuckNodes"`
 	// PendingAtEnd counts pods still waiting for a node when the rollout is
 	// over.
 	PendingAtEnd      int     `json:"pendingAtEnd"`
@@ -150,6 +157,8 @@ type ServiceImpact struct {
 	DownSeconds     float64 `json:"downSeconds"`
 	DegradedSeconds float64 `json:"degradedSeconds"`
 	Batches         []int   `json:"batches"`
+	// Accepted: a what-if file accepts its outage.
+	Accepted bool `json:"accepted,omitempty"`
 }
 
 // batchStats is a batch in progress.

@@ -31,6 +31,7 @@ type compareOptions struct {
 	jsonOut         string
 	html            string
 	parallel        int
+	whatIf          string
 
 	parsed []analysis.Strategy
 }
@@ -66,6 +67,7 @@ func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.jsonOut, "json", "", "also write the comparison as JSON to this file")
 	f.StringVar(&o.html, "html", "", "also write the report (comparison, timelines, availability, risks, preflight) as one self-contained HTML file")
 	f.IntVar(&o.parallel, "parallel", 0, "runs at once (default: the number of cores)")
+	f.StringVar(&o.whatIf, "what-if", "", "what-if overrides file applied to the snapshot before every run")
 	return cmd
 }
 
@@ -101,6 +103,10 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 	}
+	wi, _, err := applyWhatIf(ctx, o.whatIf, snap, cfg, scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, stderr, o.output == "json")
+	if err != nil {
+		return err
+	}
 	runsAtOnce := o.parallel
 	if runsAtOnce <= 0 {
 		runsAtOnce = runtime.GOMAXPROCS(0)
@@ -111,6 +117,7 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 		NewOSImage:  o.newOSImage,
 		Parallelism: o.parallel,
 		Progress:    progressFunc(stderr, o.output == "json", "simulating strategies"),
+		WhatIf:      wi,
 	})
 	if err != nil {
 		return err

@@ -116,23 +116,30 @@ func (o *planOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := o.buildPlan(snap)
+	wi, content, err := applyWhatIf(ctx, o.whatIf, snap, cfg, scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, stderr, false)
+	if err != nil {
+		return err
+	}
+	p, err := o.buildPlan(wi)
 	if err != nil {
 		return err
 	}
 	o.complete(p)
-	res, err := sim.Run(ctx, snap, p, sim.Options{
-		Config:    cfg,
+	res, err := sim.Run(ctx, wi.Snapshot, p, sim.Options{
+		Config:    wi.Config,
 		Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed},
 		Progress:  progressFunc(stderr, false, "simulating batches"),
 	})
 	if err != nil {
 		return err
 	}
+	wi.Annotate(res)
 	if err := annotatePlan(p, res, o.seed); err != nil {
 		return err
 	}
-	p.Metadata.Baseline = plan.NewBaseline(snap)
+	// The drift gate's baseline is the snapshot with the what-if applied:
+	// the plan runs once the cluster has been changed to match.
+	wi.Record(p, content)
 	if errs := p.Validate(); len(errs) > 0 {
 		return &plan.InvalidError{File: o.output, Errs: errs}
 	}

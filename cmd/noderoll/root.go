@@ -41,6 +41,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newCompareCommand(stdout, stderr),
 		newAnalyzeCommand(stdout, stderr),
 		newPlanCommand(stdout, stderr),
+		newRemediateCommand(stdout, stderr),
 		newExecuteCommand(stdout, stderr),
 		newVerifyCommand(stdout),
 	)

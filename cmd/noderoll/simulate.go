@@ -24,6 +24,7 @@ import (
 	"github.com/noderoll/noderoll/sim/migration"
 	"github.com/noderoll/noderoll/sim/rolling"
 	"github.com/noderoll/noderoll/snapshot"
+	"github.com/noderoll/noderoll/whatif"
 )
 
 // simulateOptions are the flags and arguments of `simulate`.
@@ -38,6 +39,7 @@ type simulateOptions struct {
 	newOSImage      string
 	output          string
 	out             string
+	whatIf          string // --what-if: the overrides file
 	cpuProfile      string
 	memProfile      string
 	// drain and soakSeconds, when set (by `plan`), go into the plan.
@@ -105,6 +107,7 @@ func (o *simulateOptions) addStrategyFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
 	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
 	f.StringVar(&o.newOSImage, "new-os-image", "", "OS image nodes report after reinstall")
+	f.StringVar(&o.whatIf, "what-if", "", "what-if overrides file applied to the snapshot before the run (replicas, budgets, timings, surge nodes, exclusions, accepted outages)")
 	f.IntVar(&o.surge, "surge", 0, "rolling: new nodes of the most common shape that join before the first batch")
 	f.IntVar(&o.window, "window", 0, "rolling: keep N nodes in flight instead of batches")
 	f.IntVar(&o.cordonAhead, "cordon-ahead", 0, "rolling: cordon the next K batches' nodes when a batch starts")
@@ -172,7 +175,12 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	p, err := o.buildPlan(snap)
+	wi, _, err := applyWhatIf(ctx, o.whatIf, snap, cfg, scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, stderr, o.output == "json")
+	if err != nil {
+		return err
+	}
+	snap, cfg = wi.Snapshot, wi.Config
+	p, err := o.buildPlan(wi)
 	if err != nil {
 		return err
 	}
@@ -205,6 +213,7 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	wi.Annotate(res)
 	if o.out != "" {
 		var buf bytes.Buffer
 		if err := reports.WriteResultJSON(&buf, res); err != nil {
@@ -235,9 +244,21 @@ func (o *simulateOptions) simConfig() (sim.Config, error) {
 	return cfg, nil
 }
 
-// buildPlan makes the strategy's plan for snap from the options: the one
-// place simulate and plan turn their flags into a plan.
-func (o *simulateOptions) buildPlan(snap *snapshot.Snapshot) (*plan.Plan, error) {
+// buildPlan makes the strategy's plan for the what-if snapshot from the
+// options: the one place simulate and plan turn their flags into a plan.
+func (o *simulateOptions) buildPlan(wi *whatif.Applied) (*plan.Plan, error) {
+	p, err := o.generatePlan(wi.Planning)
+	if err != nil {
+		return nil, err
+	}
+	if err := wi.CheckPlan(p); err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
+}
+
+// generatePlan runs the strategy's plan generator on snap.
+func (o *simulateOptions) generatePlan(snap *snapshot.Snapshot) (*plan.Plan, error) {
 	if o.strategy == "migration" {
 		waveBy, label, _ := parseWaveBy(o.waveBy)
 		bw, _ := migration.ParseBandwidth(o.dataBandwidth)
