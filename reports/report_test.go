@@ -18,7 +18,7 @@ import (
 func handResult(batchSize string, size, batches int, down, degraded, stuck int) *sim.Result {
 	r := &sim.Result{Strategy: "rolling", Params: map[string]string{"batchSize": batchSize, "order": "name"},
 		Snapshot:    sim.SnapshotRef{Fingerprint: "0123456789abcdef0123", Nodes: size * batches, Pods: 40 * size * batches},
-		Assumptions: sim.DefaultTiming(), Risks: []plan.Risk{}}
+		Assumptions: sim.Assumptions{Timing: sim.DefaultTiming()}, Risks: []plan.Risk{}}
 	per := 2400.0 + 200*float64(size)
 	ev := 0
 	for b := range batches {

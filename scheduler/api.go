@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	fwk "k8s.io/kube-scheduler/framework"
@@ -17,6 +19,10 @@ type Options struct {
 	// Seed drives tie-breaking between equally scored nodes. The same
 	// snapshot, pods and seed give the same placements.
 	Seed int64
+	// Engine chooses the plugins behind the hot in-tree names: the
+	// incremental ones (the default) or the in-tree ones (reference).
+	// Naive implies the reference engine.
+	Engine Engine
 	// Naive turns off every optimisation: each pod runs the framework's
 	// PreFilter, Filter on every node, PreScore and Score, as a plain loop
 	// over the upstream framework would. It exists as the baseline that
@@ -39,6 +45,41 @@ type Options struct {
 	// with. Called from the scheduling goroutine, before the dry run, for
 	// the budgets that select a possible victim.
 	BudgetStatus func(pdb *policyv1.PodDisruptionBudget) policyv1.PodDisruptionBudgetStatus
+}
+
+// Engine is how the scheduler computes the plugins whose per-node work
+// dominates a cycle. Both run the profile through the framework: the same
+// plugin set, order, weights and args, extension points, normalization and
+// preemption.
+type Engine string
+
+const (
+	// EngineIncremental registers incremental implementations under the
+	// in-tree names of the hot plugins (PodTopologySpread), which keep
+	// their counts between cycles and recount only what changed. Held
+	// equal to EngineReference by the differential tests.
+	EngineIncremental Engine = "incremental"
+	// EngineReference runs the in-tree plugins themselves.
+	EngineReference Engine = "reference"
+)
+
+// ParseEngine returns the engine named s ("" is the default, incremental).
+func ParseEngine(s string) (Engine, error) {
+	switch Engine(s) {
+	case "", EngineIncremental:
+		return EngineIncremental, nil
+	case EngineReference:
+		return EngineReference, nil
+	}
+	return "", fmt.Errorf("unknown engine %q: want incremental or reference", s)
+}
+
+// engine is the engine the options ask for.
+func (o Options) engine() Engine {
+	if o.Naive || o.Engine == EngineReference {
+		return EngineReference
+	}
+	return EngineIncremental
 }
 
 // Result is the outcome of one scheduling attempt. An unschedulable pod is

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/events"
@@ -29,7 +30,9 @@ import (
 	"k8s.io/kubernetes/pkg/scheduler/framework"
 	"k8s.io/kubernetes/pkg/scheduler/framework/parallelize"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins"
+	plfeature "k8s.io/kubernetes/pkg/scheduler/framework/plugins/feature"
 	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/names"
+	"k8s.io/kubernetes/pkg/scheduler/framework/plugins/podtopologyspread"
 	frameworkruntime "k8s.io/kubernetes/pkg/scheduler/framework/runtime"
 	"k8s.io/kubernetes/pkg/scheduler/metrics"
 )
@@ -137,7 +140,7 @@ type frameworkParts struct {
 // in-memory store. Informer-backed listers (Services, controllers, volumes,
 // PDBs, namespaces) are filled directly by the caller; the informers are
 // never started, so nothing talks to an API server.
-func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, st *store, useViews bool, parallelism int) (*frameworkParts, error) {
+func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, st *store, useViews bool, engine Engine, parallelism int) (*frameworkParts, error) {
 	registerMetrics.Do(metrics.Register)
 
 	client := fake.NewClientset()
@@ -161,6 +164,24 @@ func buildFramework(ctx context.Context, profile *config.KubeSchedulerProfile, s
 				vh.lister = spreadLister{storeLister: lister, v: parts.nsView}
 			case useViews && name == names.InterPodAffinity:
 				vh.lister = affinityLister{storeLister: lister, v: parts.affView}
+			}
+			if engine == EngineIncremental && name == names.PodTopologySpread {
+				vh.lister = lister
+				p, err := factoryFn(ctx, args, vh)
+				if err != nil {
+					return nil, err
+				}
+				spreadArgs, _ := args.(*config.PodTopologySpreadArgs)
+				inTree, ok := p.(*podtopologyspread.PodTopologySpread)
+				if !ok {
+					return nil, fmt.Errorf("plugin %s: built a %T", name, p)
+				}
+				if spreadArgs == nil {
+					spreadArgs = &config.PodTopologySpreadArgs{DefaultingType: config.SystemDefaulting}
+				}
+				inc := newIncrementalSpread(inTree, spreadArgs, st, newDefaultSelectors(factory), plfeature.NewSchedulerFeaturesFromGates(feature.DefaultFeatureGate))
+				parts.plugins[name] = inc
+				return inc, nil
 			}
 			p, err := factoryFn(ctx, args, vh)
 			if err != nil {

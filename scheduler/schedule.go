@@ -574,6 +574,9 @@ func joinSorted(set sets.Set[string]) string {
 
 // focus points the plugins' views at the incoming pod.
 func (s *Scheduler) focus(pod *corev1.Pod) {
-	s.parts.nsView.focus(pod)
+	if s.opts.engine() == EngineReference {
+		// The incremental PodTopologySpread reads no view.
+		s.parts.nsView.focus(pod)
+	}
 	s.parts.affView.focus(pod)
 }

@@ -174,7 +174,7 @@ func New(ctx context.Context, snap *snapshot.Snapshot, opts Options) (*Scheduler
 		profile.PercentageOfNodesToScore = ptr.To[int32](scoreAll)
 	}
 	st := newStore()
-	parts, err := buildFramework(ctx, profile, st, !opts.Naive, opts.parallelism())
+	parts, err := buildFramework(ctx, profile, st, !opts.Naive, opts.engine(), opts.parallelism())
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +239,9 @@ func (s *Scheduler) resolvePlugins() error {
 	}
 	return nil
 }
+
+// Engine is the engine the scheduler runs (Options.Engine).
+func (s *Scheduler) Engine() Engine { return s.opts.engine() }
 
 // ProfileName is the name of the scheduler profile in use.
 func (s *Scheduler) ProfileName() string { return s.profile.SchedulerName }

@@ -8,6 +8,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 
 	"github.com/noderoll/noderoll/plan"
+	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/snapshot"
 )
 
@@ -22,8 +23,9 @@ type Result struct {
 	Risks    []plan.Risk       `json:"risks"`
 	// Services lists the Services that degraded or went down.
 	Services []ServiceImpact `json:"services,omitempty"`
-	// Assumptions states the time model the prediction rests on.
-	Assumptions Timing `json:"assumptions"`
+	// Assumptions states the time model the prediction rests on, and the
+	// scheduling engine that made it.
+	Assumptions Assumptions `json:"assumptions"`
 	// Semantics states the other modelling choices it rests on.
 	Semantics Semantics `json:"semantics"`
 	// Timeline samples the cluster over the rollout (see Sample).
@@ -340,7 +342,7 @@ func (s *Simulation) finish() {
 	r.Summary.DurationSeconds = now.Seconds()
 	r.Summary.Batches = len(r.Batches)
 	r.Summary.PendingAtEnd = len(s.pending)
-	r.Assumptions = s.cfg.Timing
+	r.Assumptions = Assumptions{Timing: s.cfg.Timing, Engine: s.sched.Engine()}
 	r.Semantics.NodeLabelsPreserved = s.cfg.nodeLabelsPreserved()
 	for _, w := range s.assumed {
 		identity := IdentityNew
@@ -400,4 +402,13 @@ func (s *Simulation) finish() {
 		}
 		return a.Object < b.Object
 	})
+}
+
+// Assumptions are what a prediction rests on: the time model (its fields
+// inline) and the scheduling engine ("incremental" or "reference"; both
+// predict the same, see scheduler.Engine).
+type Assumptions struct {
+	Timing
+	// Engine is the scheduling engine the simulation ran.
+	Engine scheduler.Engine `json:"engine"`
 }

@@ -24,6 +24,7 @@ type compareOptions struct {
 	strategies      string
 	configFile      string
 	schedulerConfig string
+	engine          string
 	seed            int64
 	newOSImage      string
 	output          string
@@ -60,6 +61,7 @@ func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&o.strategies, "strategies", strings.Join(analysis.DefaultStrategies, ","), "strategies to compare: SPEC,SPEC,... (empty: the default set)")
 	f.StringVar(&o.configFile, "config", "", "simulation config file (time model, per-workload overrides)")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
+	addEngineFlag(f, &o.engine)
 	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
 	f.StringVar(&o.newOSImage, "new-os-image", "", "OS image nodes report after reinstall")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
@@ -72,6 +74,9 @@ func newCompareCommand(stdout, stderr io.Writer) *cobra.Command {
 }
 
 func (o *compareOptions) validate() error {
+	if err := validateEngine(o.engine); err != nil {
+		return err
+	}
 	if o.output != "table" && o.output != "json" {
 		return usageErrorf("unknown output format %q: want table or json", o.output)
 	}
@@ -103,7 +108,7 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 			return usageError{err}
 		}
 	}
-	wi, _, err := applyWhatIf(ctx, o.whatIf, snap, cfg, scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, stderr, o.output == "json")
+	wi, _, err := applyWhatIf(ctx, o.whatIf, snap, cfg, o.schedulerOptions(), stderr, o.output == "json")
 	if err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func (o *compareOptions) run(ctx context.Context, stdout, stderr io.Writer) erro
 	}
 	gctune.ConcurrentRuns(min(runsAtOnce, len(o.parsed)))
 	c, err := analysis.Compare(ctx, snap, o.parsed, analysis.CompareOptions{
-		Sim:         sim.Options{Config: cfg, Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}},
+		Sim:         sim.Options{Config: cfg, Scheduler: o.schedulerOptions()},
 		NewOSImage:  o.newOSImage,
 		Parallelism: o.parallel,
 		Progress:    progressFunc(stderr, o.output == "json", "simulating strategies"),
@@ -157,4 +162,9 @@ func printRunTimes(w io.Writer, c *analysis.Comparison) {
 		parts[i] = fmt.Sprintf("%s %.1fs", spec, c.RunSeconds[i])
 	}
 	fmt.Fprintf(w, "simulated in (wall time per run): %s\n", strings.Join(parts, ", "))
+}
+
+// schedulerOptions are the scheduler options the flags ask for.
+func (o *compareOptions) schedulerOptions() scheduler.Options {
+	return scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed, Engine: scheduler.Engine(o.engine)}
 }

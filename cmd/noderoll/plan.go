@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/noderoll/noderoll/plan"
-	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/sim"
 	"github.com/noderoll/noderoll/snapshot"
 )
@@ -116,7 +115,7 @@ func (o *planOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	wi, content, err := applyWhatIf(ctx, o.whatIf, snap, cfg, scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, stderr, false)
+	wi, content, err := applyWhatIf(ctx, o.whatIf, snap, cfg, o.schedulerOptions(), stderr, false)
 	if err != nil {
 		return err
 	}
@@ -127,7 +126,7 @@ func (o *planOptions) run(ctx context.Context, stdout, stderr io.Writer) error {
 	o.complete(p)
 	res, err := sim.Run(ctx, wi.Snapshot, p, sim.Options{
 		Config:    wi.Config,
-		Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed},
+		Scheduler: o.schedulerOptions(),
 		Progress:  progressFunc(stderr, false, "simulating batches"),
 	})
 	if err != nil {
@@ -188,7 +187,7 @@ func annotatePlan(p *plan.Plan, res *sim.Result, seed int64) error {
 		p.Spec.Batches[i].Predicted = &preds[i]
 	}
 	var assumptions map[string]float64
-	data, err := json.Marshal(res.Assumptions)
+	data, err := json.Marshal(res.Assumptions.Timing)
 	if err == nil {
 		err = json.Unmarshal(data, &assumptions)
 	}

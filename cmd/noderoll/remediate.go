@@ -13,7 +13,6 @@ import (
 	"github.com/noderoll/noderoll/analysis"
 	"github.com/noderoll/noderoll/remediate"
 	"github.com/noderoll/noderoll/reports"
-	"github.com/noderoll/noderoll/scheduler"
 	"github.com/noderoll/noderoll/sim"
 	"github.com/noderoll/noderoll/snapshot"
 	"github.com/noderoll/noderoll/whatif"
@@ -117,7 +116,7 @@ func (o *remediateOptions) run(ctx context.Context, stdout, stderr io.Writer) er
 	quiet := o.output != "table"
 	out, err := remediate.Run(ctx, snap, remediate.Options{
 		Strategy: st, NewOSImage: o.newOSImage, Base: base, BaseName: o.whatIf,
-		Sim: sim.Options{Config: cfg, Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}},
+		Sim: sim.Options{Config: cfg, Scheduler: o.schedulerOptions()},
 		Progress: func(msg string) {
 			if !quiet {
 				fmt.Fprintf(stderr, "remediate: %s\n", msg)

@@ -35,6 +35,7 @@ type simulateOptions struct {
 	order           string
 	configFile      string
 	schedulerConfig string
+	engine          string
 	seed            int64
 	newOSImage      string
 	output          string
@@ -105,6 +106,7 @@ func (o *simulateOptions) addStrategyFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.order, "order", rolling.OrderName, "node order: "+strings.Join(rolling.Orders, ", "))
 	f.StringVar(&o.configFile, "config", "", "simulation config file (time model, per-workload overrides)")
 	f.StringVar(&o.schedulerConfig, "scheduler-config", "", "KubeSchedulerConfiguration file (default: the default profile)")
+	addEngineFlag(f, &o.engine)
 	f.Int64Var(&o.seed, "seed", 1, "seed for tie-breaking between equally scored nodes")
 	f.StringVar(&o.newOSImage, "new-os-image", "", "OS image nodes report after reinstall")
 	f.StringVar(&o.whatIf, "what-if", "", "what-if overrides file applied to the snapshot before the run (replicas, budgets, timings, surge nodes, exclusions, accepted outages)")
@@ -134,6 +136,9 @@ func (o *simulateOptions) validate() error {
 
 // validateStrategy checks the strategy flags.
 func (o *simulateOptions) validateStrategy() error {
+	if err := validateEngine(o.engine); err != nil {
+		return err
+	}
 	switch o.strategy {
 	case "rolling", "migration":
 	default:
@@ -175,7 +180,7 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	wi, _, err := applyWhatIf(ctx, o.whatIf, snap, cfg, scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, stderr, o.output == "json")
+	wi, _, err := applyWhatIf(ctx, o.whatIf, snap, cfg, o.schedulerOptions(), stderr, o.output == "json")
 	if err != nil {
 		return err
 	}
@@ -207,7 +212,7 @@ func (o *simulateOptions) run(ctx context.Context, stdout, stderr io.Writer) err
 	}
 	res, err := sim.Run(ctx, snap, p, sim.Options{
 		Config:    cfg,
-		Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed},
+		Scheduler: o.schedulerOptions(),
 		Progress:  progressFunc(stderr, o.output == "json", "simulating batches"),
 	})
 	if err != nil {
@@ -309,7 +314,7 @@ func (o *simulateOptions) writeReports(ctx context.Context, stderr io.Writer, sn
 	rep := reports.Report{Results: []*sim.Result{res}, Bands: map[string]analysis.Band{}}
 	if o.runs > 0 {
 		band, err := analysis.MonteCarlo(ctx, snap, p, analysis.MonteCarloOptions{Runs: o.runs, Seed: o.mcSeed,
-			Sim:      sim.Options{Config: cfg, Scheduler: scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed}, NewOSImage: o.newOSImage},
+			Sim:      sim.Options{Config: cfg, Scheduler: o.schedulerOptions(), NewOSImage: o.newOSImage},
 			Progress: progressFunc(stderr, o.output == "json", "monte carlo runs")})
 		if err != nil {
 			return err
@@ -361,4 +366,9 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// schedulerOptions are the scheduler options the flags ask for.
+func (o *simulateOptions) schedulerOptions() scheduler.Options {
+	return scheduler.Options{ConfigFile: o.schedulerConfig, Seed: o.seed, Engine: scheduler.Engine(o.engine)}
 }
