@@ -34,7 +34,9 @@ func newCluster(nodes int, cpu string) *cluster {
 	return c
 }
 
-func (c *cluster) deployment(name, cpu string, nodes ...string) { c.workload(name, cpu, false, nodes...) }
+func (c *cluster) deployment(name, cpu string, nodes ...string) {
+	c.workload(name, cpu, false, nodes...)
+}
 
 // colocated is a Deployment whose pods require one another's node (a
 // required podAffinity to their own labels on kubernetes.io/hostname).
