@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,6 +32,15 @@ type workload struct {
 	// up in a what-if).
 	claims bool
 	uid    types.UID
+	// colocated: its pods require, by a podAffinity term on the node's
+	// hostname that selects their own labels, to run on a node that
+	// already holds one of them. Every replica shares one node; once that
+	// node is cordoned no replacement can be placed while one of them is
+	// left on it, so its drain takes them all down at once. No replica
+	// count, budget or surge node avoids that outage: more replicas land
+	// on the same node, and a budget that keeps one of them makes the
+	// drain wait forever.
+	colocated bool
 }
 
 func (w *workload) object() string { return w.kind + "/" + w.namespace + "/" + w.name }
@@ -74,6 +84,7 @@ func newIndex(s *snapshot.Snapshot) *index {
 		ix.podsByNS[p.Namespace] = append(ix.podsByNS[p.Namespace], p)
 		if w := ix.workloadOf(p); w != nil && w.model == nil {
 			w.model = p
+			w.colocated = selfColocated(p)
 		}
 	}
 	for i := range s.PodDisruptionBudgets {
@@ -82,6 +93,30 @@ func newIndex(s *snapshot.Snapshot) *index {
 		ix.pdbNames[b.Namespace+"/"+b.Name] = true
 	}
 	return ix
+}
+
+// selfColocated reports whether a pod requires a node that already runs a
+// pod of its own kind: a required podAffinity term on kubernetes.io/hostname
+// whose selector matches the pod's labels in its own namespace. The
+// scheduler places the first such pod anywhere only when no pod matches the
+// term; while one is left, on a cordoned node, the others cannot be placed.
+func selfColocated(p *corev1.Pod) bool {
+	a := p.Spec.Affinity
+	if a == nil || a.PodAffinity == nil {
+		return false
+	}
+	for _, t := range a.PodAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
+		if t.TopologyKey != corev1.LabelHostname || t.LabelSelector == nil {
+			continue
+		}
+		ownNS := slices.Contains(t.Namespaces, p.Namespace) ||
+			(len(t.Namespaces) == 0 && (t.NamespaceSelector == nil || len(t.NamespaceSelector.MatchLabels)+len(t.NamespaceSelector.MatchExpressions) == 0))
+		sel, err := metav1.LabelSelectorAsSelector(t.LabelSelector)
+		if err == nil && ownNS && !sel.Empty() && sel.Matches(labels.Set(p.Labels)) {
+			return true
+		}
+	}
+	return false
 }
 
 func replicasOf(r *int32) int32 {
@@ -165,6 +200,29 @@ func (ix *index) zeroBudget(b *policyv1.PodDisruptionBudget) bool {
 	return err == nil && st.ExpectedPods > 0 && st.DisruptionsAllowed == 0
 }
 
+// colocatedBudget returns the co-located workloads a budget covers when
+// every pod it selects belongs to one (nil otherwise): a drain of their
+// node must evict all of them, which a budget keeping any of them forbids.
+func (ix *index) colocatedBudget(b *policyv1.PodDisruptionBudget) []*workload {
+	seen := map[*workload]bool{}
+	var out []*workload
+	for _, p := range ix.podsByNS[b.Namespace] {
+		if !plan.Selects(b, p) {
+			continue
+		}
+		w := ix.workloadOf(p)
+		if w == nil || !w.colocated {
+			return nil
+		}
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].object() < out[j].object() })
+	return out
+}
+
 // requests sums a pod's container requests: cores and GiB.
 func requests(p *corev1.Pod) (cpu, memGiB float64) {
 	if p == nil {
@@ -211,6 +269,10 @@ func candidates(a *whatif.Applied, res *sim.Result, tried map[string]bool) []Fix
 			}
 			for _, w := range ix.serviceWorkloads(parts[1], parts[2]) {
 				switch {
+				case w.colocated:
+					// Neither a replica nor a budget avoids the outage
+					// (see workload.colocated): it is accepted after the
+					// rounds; a budget would only make the drain stick.
 				case w.replicas <= 1 && !(w.kind == "StatefulSet" && w.claims):
 					add(scaleFix(w, 2), key)
 				case w.replicas >= 2 && !ix.covered(w):
@@ -220,7 +282,12 @@ func candidates(a *whatif.Applied, res *sim.Result, tried map[string]bool) []Fix
 		case plan.RiskDrainStuck:
 			for _, m := range blockedBy.FindAllStringSubmatch(r.Message, -1) {
 				for _, b := range ix.budgetsByNS[m[1]] {
-					if b.Name == m[2] && ix.zeroBudget(b) {
+					if b.Name != m[2] {
+						continue
+					}
+					if ws := ix.colocatedBudget(b); len(ws) > 0 {
+						add(groupBudgetFix(b, ws), key)
+					} else if ix.zeroBudget(b) {
 						add(relaxBudgetFix(b), key)
 					}
 				}
@@ -287,6 +354,28 @@ func relaxBudgetFix(b *policyv1.PodDisruptionBudget) Fix {
 		Apply:  budgetManifest(ns, name, sel, &one),
 		edit: func(f *whatif.File) {
 			f.PDBs = append(f.PDBs, whatif.PDB{Namespace: ns, Name: name, MaxUnavailable: &one})
+		}}
+}
+
+// groupBudgetFix lets a budget over co-located replicas (see
+// workload.colocated) be disrupted whole: their node's drain must evict
+// them all before any replacement can be placed, so no budget that keeps
+// one of them can ever be met. The outage that follows is accepted (see
+// acceptable), not hidden.
+func groupBudgetFix(b *policyv1.PodDisruptionBudget, ws []*workload) Fix {
+	all := intstr.FromString("100%")
+	ns, name := b.Namespace, b.Name
+	sel := b.Spec.Selector.DeepCopy()
+	objs := make([]string, len(ws))
+	for i, w := range ws {
+		objs[i] = w.object()
+	}
+	return Fix{Kind: "pdb", Object: "PodDisruptionBudget/" + ns + "/" + name, key: "pdb-group " + ns + "/" + name,
+		Change: fmt.Sprintf("replace %s with maxUnavailable: 100%% (the replicas of %s require one another's node, podAffinity on %s: the drain must evict them all before one can be placed again, which a budget keeping any of them forbids; their outage is accepted)",
+			plan.PDBBudget(b), strings.Join(objs, ", "), corev1.LabelHostname),
+		Apply: budgetManifest(ns, name, sel, &all),
+		edit: func(f *whatif.File) {
+			f.PDBs = append(f.PDBs, whatif.PDB{Namespace: ns, Name: name, MaxUnavailable: &all})
 		}}
 }
 
@@ -358,10 +447,20 @@ func acceptable(a *whatif.Applied, res *sim.Result) []Fix {
 			continue
 		}
 		why := ""
-		for _, w := range ix.serviceWorkloads(parts[1], parts[2]) {
+		ws := ix.serviceWorkloads(parts[1], parts[2])
+		// Co-location excuses the outage only when every workload behind
+		// the Service is co-located: another one could have been given a
+		// replica or a budget.
+		allColocated := len(ws) > 0
+		for _, w := range ws {
+			allColocated = allColocated && w.colocated
+		}
+		for _, w := range ws {
 			switch {
 			case local[w.object()]:
 				why = "its pods wait on node-local volumes for their node"
+			case why == "" && allColocated:
+				why = fmt.Sprintf("the replicas of %s require one another's node (podAffinity on %s): draining it takes them all down at once, and no replica count, budget or surge node avoids that (make the affinity preferred in the cluster, and capture again)", w.object(), corev1.LabelHostname)
 			case why == "" && w.kind == "StatefulSet" && w.claims && w.replicas <= 1:
 				why = "a single-replica StatefulSet with volume claims (scale it in the cluster if the application supports it, and capture again)"
 			}

@@ -27,7 +27,8 @@
 //	                  at most, none when the run has no shortfall and no
 //	                  unschedulable pod)
 //	accepted outages: Services whose pods wait on node-local volumes for
-//	                  their node (no replica or budget avoids the outage) are
+//	                  their node, or whose replicas are co-located (no
+//	                  replica or budget avoids the outage) are
 //	                  listed as accepted, to be announced; no re-simulation
 //	                  (acceptance changes the verdict, not the run)
 //
@@ -36,13 +37,26 @@
 //	ServiceOutage   a single-replica Deployment, ReplicaSet or StatefulSet
 //	                (without volume claims) behind the Service: scale to 2;
 //	                a workload of 2 or more that no budget covers: a
-//	                PodDisruptionBudget with maxUnavailable: 1
-//	DrainStuck      a budget that allows no disruption with every pod Ready:
-//	                replace it with maxUnavailable: 1 (same selector)
+//	                PodDisruptionBudget with maxUnavailable: 1; neither for
+//	                co-located replicas (below)
+//	DrainStuck      a budget over co-located replicas only: maxUnavailable:
+//	                100% (same selector); otherwise a budget that allows no
+//	                disruption with every pod Ready: replace it with
+//	                maxUnavailable: 1 (same selector)
 //	UnmanagedPod    delete the bare pod before the rollout (the drain deletes
 //	                it anyway; recreate it under a controller if it matters)
 //	CapacityShortfall, Unschedulable
 //	                surge nodes of the most common shape, the fewest enough
+//
+// Co-located replicas are the pods of a workload that require, by a
+// podAffinity term on kubernetes.io/hostname selecting their own labels, a
+// node already running one of them: the scheduler places the first one
+// anywhere only when none is left, so every replica shares one node, and
+// once that node is cordoned no replacement can be placed while one of them
+// is left on it. A budget that keeps any of them sticks the drain for good;
+// a replica more lands on the same node. Their outage is accepted (with the
+// advice to make the affinity preferred), and the search does not propose
+// the replicas and budgets that turned it into a stuck drain.
 //
 // Each fix is confirmed on the final run: RiskRemoved counts the risks it
 // addressed in the run before it that are gone after all fixes.

@@ -35,6 +35,14 @@ func newCluster(nodes int, cpu string) *cluster {
 }
 
 func (c *cluster) deployment(name, cpu string, nodes ...string) {
+	c.workload(name, cpu, false, nodes...)
+}
+
+// colocated is a Deployment whose pods require one another's node (a
+// required podAffinity to their own labels on kubernetes.io/hostname).
+func (c *cluster) colocated(name, cpu string, nodes ...string) { c.workload(name, cpu, true, nodes...) }
+
+func (c *cluster) workload(name, cpu string, colocated bool, nodes ...string) {
 	r := int32(len(nodes))
 	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}}
 	c.snap.Deployments = append(c.snap.Deployments, appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name, UID: types.UID("uid-Deployment-" + name)},
@@ -46,7 +54,11 @@ func (c *cluster) deployment(name, cpu string, nodes ...string) {
 	c.snap.Services = append(c.snap.Services, corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name}}})
 	for i, n := range nodes {
-		p := Pod(fmt.Sprintf("%s-%d", rs, i)).Label("app", name).Req("cpu", cpu).Req("memory", "100Mi").OwnedBy("ReplicaSet", rs).Grace(10).On(n).Running().Obj()
+		b := Pod(fmt.Sprintf("%s-%d", rs, i)).Label("app", name).Req("cpu", cpu).Req("memory", "100Mi").OwnedBy("ReplicaSet", rs).Grace(10).On(n).Running()
+		if colocated {
+			b = b.Affinity("app", name, corev1.LabelHostname)
+		}
+		p := b.Obj()
 		p.UID = types.UID("pod-" + p.Name)
 		c.snap.Pods = append(c.snap.Pods, *p)
 	}
@@ -102,6 +114,34 @@ func TestRemediateScenarios(t *testing.T) {
 			spec:  "rolling:1",
 			want:  []string{"PodDisruptionBudget/default/db: replace selector=app=db minAvailable=2 (allows no disruption) with maxUnavailable: 1"},
 			surge: -1,
+		},
+		{
+			// The pair must share a node: once n1 is cordoned, the
+			// replacement of the first pod evicted can go nowhere while the
+			// second is left on n1, and minAvailable: 1 keeps the second
+			// there: the drain never ends. Only letting the budget go
+			// whole ends it, and the outage that follows is accepted (no
+			// replica or budget avoids it). solo, a single co-located
+			// replica, is not scaled: a second replica would land on n1
+			// too, and go down with it.
+			name: "co-located replicas: the budget is let go whole and the outage accepted, no replica added",
+			build: func() *cluster {
+				c := newCluster(3, "4")
+				c.colocated("pair", "500m", "n1", "n1")
+				c.budget("pair", intstr.FromInt32(1))
+				c.colocated("solo", "500m", "n2")
+				return c
+			},
+			spec: "rolling:1",
+			want: []string{
+				"PodDisruptionBudget/default/pair: replace selector=app=pair minAvailable=1 with maxUnavailable: 100%",
+				"Service/default/pair: accept and announce",
+				"Service/default/solo: accept and announce",
+			},
+			// The replacements wait for the last pod of their group to
+			// be gone: unschedulable for a moment, which no surge node
+			// changes (the search finds 0).
+			surge: 0,
 		},
 		{
 			// Worked out by hand: 5 nodes of 2 cores hold 9 pods of 1 core
